@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: set up .venv, check notebooks/package/README are in step, nbdev_test, pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+export PATH="$PWD/.venv/bin:$PATH"
+export MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
+
+echo "== notebooks and package in sync (nbdev_export leaves no diff)"
+nbdev_export
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  drift=$(git diff --name-only -- leukemia_nb; git ls-files --others --exclude-standard -- leukemia_nb)
+  if [ -n "$drift" ]; then echo "nbdev_export changed leukemia_nb/ — export the notebooks and commit:"; echo "$drift"; exit 1; fi
+else
+  echo "(not a git checkout: sync check skipped)"
+fi
+python tests/readme.py --check
+
+echo "== nbdev_test"
+nbdev_test --n_workers 2
+
+echo "== pytest"
+python -m pytest -q tests "$@"

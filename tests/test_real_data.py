@@ -1,0 +1,52 @@
+"The data layer on real C-NMC names (the full file index) and real pixels (the 96-cell sample)."
+import pandas as pd
+from leukemia_nb.data import manifest_from_paths, load_cnmc, audit_cnmc, usable, PatientLeakError, assert_patient_disjoint
+import pytest
+
+@pytest.fixture(scope='module')
+def index_manifest(real_data):
+    idx = pd.read_csv(real_data/'cnmc_file_index.tsv', sep='\t')
+    # the index lists the labels CSV's path; its content is the real file beside the index
+    m, probs = manifest_from_paths(idx.path, root='/cnmc', labels_csv=real_data/'C-NMC_test_prelim_phase_data_labels.csv')
+    return m, probs
+
+def test_index_counts_match_published(index_manifest):
+    m, probs = index_manifest
+    assert (probs.severity == 'error').sum() == 0, probs.head()
+    tr, pre, fin = (m[m.split == s] for s in ('train', 'prelim', 'final'))
+    assert len(tr) == 10_661 and (tr.label == 'all').sum() == 7_272 and (tr.label == 'hem').sum() == 3_389
+    assert tr.patient.nunique() == 73
+    assert len(pre) == 1_867 and (pre.y == 1).sum() == 1_219 and (pre.y == 0).sum() == 648
+    assert pre.patient.nunique() == 28
+    assert len(fin) == 2_586 and fin.label.isna().all() and fin.y.isna().all()
+    assert len(m) == 15_114
+
+def test_folds_share_no_patient(index_manifest):
+    tr = index_manifest[0].query("split == 'train'")
+    assert tr.groupby('patient').fold.nunique().max() == 1
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert_patient_disjoint(tr[tr.fold == a], tr[tr.fold == b])
+
+def test_prelim_patients_are_new(index_manifest):
+    m = index_manifest[0]
+    with pytest.raises(PatientLeakError): assert_patient_disjoint(m[m.split == 'train'], m[m.split == 'train'].head(1))
+    assert_patient_disjoint(m[m.split == 'train'], m[m.split == 'prelim'])
+
+def test_lowercase_h_is_patient_H3(index_manifest):
+    m = index_manifest[0]
+    h3 = m[m.name.str.startswith('UID_h3_')]
+    assert len(h3) > 0 and set(h3.patient) == {'H3'} and set(h3.label) == {'hem'}
+
+def test_sample_loads_and_audits_clean(real_data):
+    m = load_cnmc(real_data/'cnmc_sample')
+    exp = pd.read_csv(real_data/'cnmc_sample_expected.csv', dtype=str)
+    assert len(m) == len(exp) == 96
+    got = m.set_index('file').loc[exp.kaggle_path]
+    assert list(got.label) == list(exp.label) and list(got.patient) == list(exp.patient)
+    probs = audit_cnmc(m, n_jobs=1, progress=False)
+    assert set(probs.severity) <= {'info'}, probs[probs.severity != 'info']
+    assert len(usable(m, probs)) == 96
+
+def test_sample_loads_from_its_kaggle_folder_too(real_data):
+    assert len(load_cnmc(real_data/'cnmc_sample'/'C-NMC_Leukemia')) == 96
