@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['LABELS', 'CLASS_NAMES', 'MANIFEST_COLUMNS', 'PREDICTION_COLUMNS', 'PROBLEM_COLUMNS', 'CSV_HEADER', 'EXPECTED_SHAPE',
            'check_columns', 'empty_problems', 'problems_frame', 'parse_cell_name', 'DatasetError', 'read_prelim_labels',
-           'scan_cnmc', 'manifest_from_paths', 'load_cnmc', 'PatientLeakError', 'assert_patient_disjoint',
-           'patient_split', 'cv_splits', 'bmp_header', 'check_image', 'audit_cnmc', 'usable', 'summarize',
-           'lnb_validate']
+           'scan_cnmc', 'manifest_from_paths', 'load_cnmc', 'name_problems', 'PatientLeakError',
+           'assert_patient_disjoint', 'patient_split', 'cv_splits', 'bmp_header', 'check_image', 'audit_cnmc', 'usable',
+           'summarize', 'lnb_validate']
 
 # %% ../nbs/01_data.ipynb #c004
 import os, re, sys, struct, hashlib
@@ -252,13 +252,18 @@ def _manifest(rows, root) -> pd.DataFrame:
 # %% ../nbs/01_data.ipynb #c021
 def load_cnmc(root # a C-NMC folder: Kaggle `C-NMC_Leukemia/`, its parent, or the TCIA layout
              ) -> pd.DataFrame:
-    "The manifest of every usable cell under `root` (see `MANIFEST_COLUMNS`); name-level problems are in `.attrs['problems']`."
+    "The manifest of every usable cell under `root` (see `MANIFEST_COLUMNS`); name-level problems are in `.attrs['problems']` (see `name_problems`)."
     df, probs = scan_cnmc(root)
-    df.attrs['problems'] = probs
+    df.attrs['problems'] = list(probs.itertuples(index=False, name=None))  # plain tuples: DataFrames in attrs break pandas ops
     df.attrs['root'] = str(Path(root).expanduser().resolve())
     return df
 
-# %% ../nbs/01_data.ipynb #c025
+# %% ../nbs/01_data.ipynb #c022
+def name_problems(df:pd.DataFrame) -> pd.DataFrame:
+    "The problems table kept in a manifest's (or feature table's) `.attrs['problems']`."
+    return problems_frame(df.attrs.get('problems', []))
+
+# %% ../nbs/01_data.ipynb #c026
 class PatientLeakError(ValueError):
     "Two tables that must not share a patient do."
 
@@ -273,7 +278,7 @@ def assert_patient_disjoint(a:pd.DataFrame,   # e.g. the training manifest
         raise PatientLeakError(f"{len(shared)} patient(s) are in both {names[0]} and {names[1]}: {', '.join(shared[:20])}"
                                + (' …' if len(shared) > 20 else ''))
 
-# %% ../nbs/01_data.ipynb #c027
+# %% ../nbs/01_data.ipynb #c028
 def patient_split(manifest:pd.DataFrame, # labeled rows to split
                   valid_frac:float=0.2,  # fraction of each class's patients that go to validation
                   seed:int=0             # random seed
@@ -309,7 +314,7 @@ def cv_splits(manifest:pd.DataFrame, # labeled rows (e.g. the training split)
     for tr, va in splits: assert_patient_disjoint(manifest.iloc[tr], manifest.iloc[va], ('CV train', 'CV validation'))
     return splits
 
-# %% ../nbs/01_data.ipynb #c030
+# %% ../nbs/01_data.ipynb #c031
 EXPECTED_SHAPE = {'train': (450, 450), 'prelim': (450, 450), 'final': (600, 600)}
 
 def bmp_header(path) -> dict:
@@ -346,7 +351,7 @@ def check_image(path:str, split:str=None) -> tuple:
     if img.max() < 10: err('blank image', 'no cell: every pixel is (near) black')
     return probs, hashlib.md5(np.ascontiguousarray(img).tobytes()).hexdigest()
 
-# %% ../nbs/01_data.ipynb #c031
+# %% ../nbs/01_data.ipynb #c032
 def audit_cnmc(manifest:pd.DataFrame, # from `load_cnmc`
                n_jobs:int=-1,         # joblib workers for reading images
                progress:bool=True     # show a progress bar
@@ -368,11 +373,11 @@ def audit_cnmc(manifest:pd.DataFrame, # from `load_cnmc`
             others = [q for q in g.path if q != p]
             rows.append((p, what, f"identical pixels to {', '.join(Path(q).name for q in others[:3])} "
                                   f"(patients {sorted(pats)}, labels {sorted(labs)})", sev))
-    name_probs = manifest.attrs.get('problems', empty_problems())
+    name_probs = name_problems(manifest)
     out = pd.concat([name_probs, problems_frame(rows)], ignore_index=True) if len(name_probs) else problems_frame(rows)
     return out.reset_index(drop=True)
 
-# %% ../nbs/01_data.ipynb #c032
+# %% ../nbs/01_data.ipynb #c033
 def usable(manifest:pd.DataFrame, problems:pd.DataFrame) -> pd.DataFrame:
     "The manifest without the cells that have an `error` problem."
     bad = set(problems.loc[problems.severity == 'error', 'file'])
@@ -380,7 +385,7 @@ def usable(manifest:pd.DataFrame, problems:pd.DataFrame) -> pd.DataFrame:
     out.attrs = dict(manifest.attrs)
     return out
 
-# %% ../nbs/01_data.ipynb #c035
+# %% ../nbs/01_data.ipynb #c036
 def summarize(manifest:pd.DataFrame) -> pd.DataFrame:
     "Cells, patients and classes per split (and fold)."
     m = manifest.assign(fold=manifest['fold'].astype('string').fillna('-'), label=manifest['label'].fillna('unlabeled'))
@@ -391,7 +396,7 @@ def summarize(manifest:pd.DataFrame) -> pd.DataFrame:
     t['_o'] = t.split.map(_SPLIT_ORDER)
     return t.sort_values(['_o', 'fold']).drop(columns='_o').reset_index(drop=True)
 
-# %% ../nbs/01_data.ipynb #c037
+# %% ../nbs/01_data.ipynb #c038
 def _print_problems(problems, limit=15, file=None):
     if not len(problems): print('No problems found.', file=file); return
     print(f'{len(problems)} problem(s):', file=file)
@@ -409,7 +414,7 @@ def lnb_validate(path:str,                  # dataset folder (Kaggle C-NMC_Leuke
     "Load and audit a C-NMC dataset: counts per split, class, fold and patient, then the problems."
     try: m = load_cnmc(path)
     except DatasetError as e: print(f'lnb_validate: {e}', file=sys.stderr); sys.exit(2)
-    probs = m.attrs['problems'] if names_only else audit_cnmc(m, n_jobs=n_jobs)
+    probs = name_problems(m) if names_only else audit_cnmc(m, n_jobs=n_jobs)
     ok = usable(m, probs)
     print(f'Dataset: {m.attrs["root"]}')
     if len(m): print(summarize(ok).to_string(index=False))
