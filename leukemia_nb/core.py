@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UnsafeOutputError', 'check_outside', 'atomic_path', 'atomic_write_text', 'atomic_write_csv', 'atomic_write_json',
-           'StageTimer']
+           'StageTimer', 'project_dir', 'default_data_dir', 'default_runs_dir']
 
 # %% ../nbs/00_core.ipynb #c003
 import os, io, json, time, tempfile, contextlib
@@ -69,3 +69,19 @@ class StageTimer:
         yield
         self.times[name] = round(time.perf_counter() - t0, 2)
         if self.verbose: print(f'  {name}: {self.times[name]:.1f} s', flush=True)
+
+# %% ../nbs/00_core.ipynb #c011
+def project_dir() -> Path:
+    "The leukemia_nb checkout this package runs from (editable install), else the current folder."
+    here = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd()
+    for d in (here, Path.cwd(), *Path.cwd().parents):
+        if (d/'settings.ini').exists() and (d/'leukemia_nb').is_dir(): return d
+    return Path.cwd()
+
+def default_data_dir() -> Path:
+    "Where the synthetic demo dataset lives: `$LNB_DEMO_DIR`, else `data/cnmc_demo` in the project."
+    return Path(os.environ.get('LNB_DEMO_DIR') or project_dir()/'data'/'cnmc_demo')
+
+def default_runs_dir() -> Path:
+    "Where reports and caches go by default: `runs/` in the project."
+    return project_dir()/'runs'

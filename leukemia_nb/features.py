@@ -284,7 +284,7 @@ def extract_features(manifest:pd.DataFrame, # rows with a `path` column (a manif
     pending_k, pending_v = [], []
     with Parallel(n_jobs=n_jobs, return_as='generator') as par:
         chunks = list(_chunked(todo, chunk))
-        for idx, res in zip(chunks, par(delayed(_work)([paths[i] for i in c], normalize, scale) for c in chunks)):
+        for res, idx in zip(par(delayed(_work)([paths[i] for i in c], normalize, scale) for c in chunks), chunks):
             for i, (f, err) in zip(idx, res):
                 if err is not None: probs.append((paths[i], 'cannot extract features', err, 'error')); continue
                 values[i] = [f[c] for c in FEATURE_COLUMNS]
