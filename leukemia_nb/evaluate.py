@@ -73,22 +73,33 @@ def compare(predictions:pd.DataFrame, threshold:float=0.5) -> pd.DataFrame:
     return t[[c for c in METRIC_ORDER if c in t.columns]].rename_axis('model')
 
 # %% ../nbs/06_evaluate.ipynb #c013
-def bootstrap_ci(predictions:pd.DataFrame, metric:str='weighted_f1', n_boot:int=200, alpha:float=0.05, seed:int=0) -> pd.DataFrame:
-    "Per model, the metric with a percentile CI from resampling *patients* (cells of one patient are not independent)."
-    rng = np.random.default_rng(seed)
+_FAST = {'weighted_f1': lambda y, p: skm.f1_score(y, p >= 0.5, average='weighted', labels=[0, 1], zero_division=0),
+         'accuracy': lambda y, p: skm.accuracy_score(y, p >= 0.5),
+         'roc_auc': lambda y, p: skm.roc_auc_score(y, p) if len(np.unique(y)) == 2 else np.nan,
+         'sensitivity': lambda y, p: skm.recall_score(y, p >= 0.5, zero_division=0),
+         'specificity': lambda y, p: skm.recall_score(y, p >= 0.5, pos_label=0, zero_division=0)}
+
+def bootstrap_ci(predictions:pd.DataFrame, metrics=('weighted_f1',), n_boot:int=200, alpha:float=0.05, seed:int=0) -> pd.DataFrame:
+    "Per model and metric, the value with a percentile CI from resampling *patients* (cells of one patient are not independent)."
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    fns = {m: _FAST.get(m, lambda y, p, m=m: score(y, p)[m]) for m in metrics}
     out = []
-    for m, g in predictions.groupby('model', sort=False):
+    for model, g in predictions.groupby('model', sort=False):
         g = g[g.y.notna() & g.prob.notna()]
-        pats = g.patient.astype(str).unique()
-        by = {p: d for p, d in g.groupby(g.patient.astype(str))}
-        vals = []
+        pats = g.patient.astype(str).to_numpy()
+        y, p = g.y.astype(int).to_numpy(), g.prob.to_numpy(dtype=float)
+        rows_of = {q: np.flatnonzero(pats == q) for q in np.unique(pats)}
+        rng = np.random.default_rng(seed)
+        keys = np.array(list(rows_of))
+        draws = {m: [] for m in metrics}
         for _ in range(n_boot):
-            s = pd.concat([by[p] for p in rng.choice(pats, len(pats), replace=True)])
-            if s.y.nunique() < 2 and metric == 'roc_auc': continue
-            vals.append(score(s.y.astype(int), s.prob)[metric])
-        est = score(g.y.astype(int), g.prob)[metric]
-        lo, hi = (np.quantile(vals, [alpha / 2, 1 - alpha / 2]) if vals else (np.nan, np.nan))
-        out.append(dict(model=m, metric=metric, value=est, lo=lo, hi=hi, n_boot=len(vals)))
+            idx = np.concatenate([rows_of[q] for q in rng.choice(keys, len(keys), replace=True)])
+            for m, fn in fns.items():
+                v = fn(y[idx], p[idx])
+                if not np.isnan(v): draws[m].append(v)
+        for m, fn in fns.items():
+            lo, hi = np.quantile(draws[m], [alpha / 2, 1 - alpha / 2]) if draws[m] else (np.nan, np.nan)
+            out.append(dict(model=model, metric=m, value=fn(y, p), lo=lo, hi=hi, n_boot=len(draws[m])))
     return pd.DataFrame(out)
 
 # %% ../nbs/06_evaluate.ipynb #c015
@@ -141,7 +152,7 @@ def plot_patient_accuracy(predictions:pd.DataFrame, threshold:float=0.5):
 def plot_metric_bars(predictions:pd.DataFrame, metrics=('weighted_f1', 'accuracy', 'roc_auc'), n_boot:int=200, seed:int=0):
     "Bars of the main metrics per model with 95% patient-bootstrap confidence intervals."
     import matplotlib.pyplot as plt
-    cis = pd.concat([bootstrap_ci(predictions, m, n_boot, seed=seed) for m in metrics])
+    cis = bootstrap_ci(predictions, metrics, n_boot, seed=seed)
     models = list(dict.fromkeys(cis.model))
     fig, ax = plt.subplots(figsize=(1.2 + 1.4 * len(models), 3.6))
     w = 0.8 / len(metrics)

@@ -19,7 +19,7 @@ fi
 python tests/readme.py --check
 
 echo "== nbdev_test"
-nbdev_test --n_workers 2
+nbdev_test --n_workers 0   # in-process: the notebooks parallelise inside (joblib), and idle loky workers would hold a pool open for minutes
 
 echo "== pytest"
 python -m pytest -q tests "$@"

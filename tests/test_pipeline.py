@@ -1,0 +1,89 @@
+"lnb_run and lnb_predict from the command line, in quick mode: synthetic data, the real sample, caching, atomic reports."
+import json, os, subprocess, sys, shutil
+from pathlib import Path
+import pandas as pd, pytest
+from conftest import snapshot
+
+BIN = Path(sys.executable).parent
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
+
+def run(cmd, *args, timeout=900):
+    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+@pytest.fixture(scope='module')
+def quick_run(tiny_root, tmp_path_factory):
+    d = tmp_path_factory.mktemp('run')
+    before = snapshot(tiny_root)
+    r = run('lnb_run', '--data', tiny_root, '--out', d/'report', '--cache', d/'cache', '--quick')
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert snapshot(tiny_root) == before, 'lnb_run changed the data folder'
+    return d, r
+
+def test_report_folder(quick_run):
+    d, r = quick_run
+    rep = d/'report'
+    for f in ('report.md', 'metrics.csv', 'metric_ci.csv', 'predictions.csv', 'audit.csv', 'run.json',
+              'figures/confusion.png', 'figures/roc.png', 'figures/patient_accuracy.png', 'figures/metric_bars.png',
+              'models/rf.joblib', 'models/knn.joblib', 'models/svm.joblib', 'models/nb.joblib', 'models/cnn.keras', 'models/cnn.keras.json'):
+        assert (rep/f).exists() and (rep/f).stat().st_size > 0, f
+    m = pd.read_csv(rep/'metrics.csv', index_col=0)
+    assert list(m.index) == ['rf', 'knn', 'svm', 'nb', 'cnn']
+    assert {'weighted_f1', 'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'sensitivity', 'specificity'} <= set(m.columns)
+    p = pd.read_csv(rep/'predictions.csv')
+    assert set(p.model) == set(m.index) and p.prob.between(0, 1).all()
+    md = (rep/'report.md').read_text()
+    assert 'This run used synthetic data' in md and 'weighted_f1' in md and 'figures/confusion.png' in md
+    run_json = json.loads((rep/'run.json').read_text())
+    assert run_json['settings']['seed'] == 0 and 'scikit_learn' in run_json['versions'] and 'tensorflow' in run_json['versions']
+    for stage in ('data', 'audit', 'features', 'model rf', 'model cnn', 'evaluate'):
+        assert stage in run_json['times_s'] and f'{stage}:' in r.stdout
+    assert 'report:' in r.stdout  # the report's own time is printed, not recorded inside it
+
+def test_second_run_reuses_cache_and_replaces_report(quick_run, tiny_root):
+    d, _ = quick_run
+    first = pd.read_csv(d/'report'/'metrics.csv', index_col=0)
+    r = run('lnb_run', '--data', tiny_root, '--out', d/'report', '--cache', d/'cache', '--quick')
+    assert r.returncode == 0, r.stderr[-2000:]
+    times = json.loads((d/'report'/'run.json').read_text())['times_s']
+    assert times['features'] < 2 and times['model cnn'] < 15, times   # read from the cache
+    pd.testing.assert_frame_equal(first, pd.read_csv(d/'report'/'metrics.csv', index_col=0))
+    assert not [p for p in d.iterdir() if p.name.startswith('.report')], 'temporary report folders left behind'
+
+def test_lnb_predict(quick_run, tiny_root, tmp_path):
+    d, _ = quick_run
+    cells = sorted((tiny_root/'validation_data').rglob('*.bmp'))[:3]
+    bad = tmp_path/'bad.bmp'; bad.write_text('not an image')
+    r = run('lnb_predict', d/'report', *cells, bad, '--csv', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr
+    for c in cells: assert str(c) in r.stdout
+    assert 'rf=' in r.stdout and 'cnn=' in r.stdout
+    assert str(bad) in r.stderr and 'ERROR' in r.stderr and 'Traceback' not in r.stderr
+    p = pd.read_csv(tmp_path/'p.csv')
+    assert len(p) == 3 * 5 and set(p.pred_label) <= {'all', 'hem'}
+    # a training cell is flagged
+    train_cell = sorted((tiny_root/'training_data').rglob('*.bmp'))[0]
+    r = run('lnb_predict', d/'report', train_cell, '--models', 'nb')
+    assert 'patient was in the training set' in r.stdout
+
+def test_lnb_predict_nothing_usable(quick_run, tmp_path):
+    d, _ = quick_run
+    r = run('lnb_predict', d/'report', tmp_path/'missing.bmp')
+    assert r.returncode != 0 and 'missing' in r.stderr and 'Traceback' not in r.stderr
+    r = run('lnb_predict', tmp_path, tmp_path/'missing.bmp')
+    assert r.returncode != 0 and 'no saved models' in r.stderr
+
+def test_lnb_run_refuses_output_inside_data(tiny_root):
+    r = run('lnb_run', '--data', tiny_root, '--out', tiny_root/'report', '--quick', '--models', 'nb')
+    assert r.returncode != 0 and 'inside the data folder' in r.stderr and 'Traceback' not in r.stderr
+    assert not (tiny_root/'report').exists()
+
+def test_lnb_run_on_real_sample(real_data, tmp_path):
+    sample = real_data/'cnmc_sample'
+    r = run('lnb_run', '--data', sample, '--out', tmp_path/'real', '--cache', tmp_path/'cache', '--quick', '--models', 'rf,nb,cnn')
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    md = (tmp_path/'real'/'report.md').read_text()
+    assert 'This run used real data' in md
+    p = pd.read_csv(tmp_path/'real'/'predictions.csv')
+    assert set(p.split) == {'prelim'} and len(p) == 3 * 5   # the 5 real prelim cells, 3 models
+    m = pd.read_csv(tmp_path/'real'/'metrics.csv', index_col=0)
+    assert list(m.index) == ['rf', 'nb', 'cnn']
