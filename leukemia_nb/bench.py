@@ -89,6 +89,8 @@ def run_bench(data:str=None,        # dataset folder (default: the synthetic dem
             from leukemia_nb.cnn import bench_cnn
         except ImportError as e:
             print(f'  CNN: not measured ({e})'); return r
+        from leukemia_nb.core import release_workers
+        release_workers()  # idle joblib workers would slow TensorFlow down
         c = bench_cnn(paths)
         for k, v in c.items(): print(f'  {k:32s}{v:8.1f}')
         r.update(c)

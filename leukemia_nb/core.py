@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UnsafeOutputError', 'check_outside', 'atomic_path', 'atomic_write_text', 'atomic_write_csv', 'atomic_write_json',
-           'StageTimer', 'project_dir', 'default_data_dir', 'default_runs_dir']
+           'StageTimer', 'release_workers', 'project_dir', 'default_data_dir', 'default_runs_dir']
 
 # %% ../nbs/00_core.ipynb #c003
 import os, io, json, time, tempfile, contextlib
@@ -71,6 +71,12 @@ class StageTimer:
         if self.verbose: print(f'  {name}: {self.times[name]:.1f} s', flush=True)
 
 # %% ../nbs/00_core.ipynb #c011
+def release_workers():
+    "Shut down joblib's reusable loky workers (they are restarted on the next parallel call)."
+    from joblib.externals.loky import get_reusable_executor
+    get_reusable_executor().shutdown(wait=True)
+
+# %% ../nbs/00_core.ipynb #c013
 def project_dir() -> Path:
     "The leukemia_nb checkout this package runs from (editable install), else the current folder."
     here = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd()

@@ -93,22 +93,25 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
         from leukemia_nb.features import extract_features, FEATURE_VERSION
         from leukemia_nb.classical import fit_classifier, predict_model, save_model, load_model, MODEL_VERSION
         with st('features'):
-            X = extract_features(man, n_jobs=n_jobs, cache=cache/'features', progress=verbose, data_root=data)
+            X = extract_features(man, n_jobs=n_jobs, cache=cache/'features', progress=verbose, data_root=data, shard=64)
             feat_probs = X.attrs.get('problems', [])
+            if verbose: print(f"  {len(X) - X.attrs['n_computed']} from the cache, {X.attrs['n_computed']} computed, {len(feat_probs)} problem(s)")
         dkey = files_key(train)
         for name in classical:
             with st(f'model {name}'):
                 f = cache/'models'/f'{name}-{_key(dkey, FEATURE_VERSION, MODEL_VERSION, name, seed, quick)}.joblib'
                 m = None
                 if f.exists():
-                    try: m = load_model(f)
-                    except ValueError: m = None  # damaged: retrain
+                    try: m = load_model(f); verbose and print('  from the cache')
+                    except ValueError: m = None; verbose and print('  cached model unreadable: retraining')
                 if m is None:
                     m = fit_classifier(name, X.loc[train.index], train, tune=not quick, n_jobs=n_jobs, seed=seed)
                     save_model(m, f)
                 trained[name] = (m, f)
                 preds.append(predict_model(m, X.loc[test.index], test))
     if 'cnn' in models:
+        from leukemia_nb.core import release_workers
+        release_workers()  # idle joblib workers slow TensorFlow down
         with st('model cnn'):
             from leukemia_nb.cnn import train_cnn, predict_cnn_table, save_cnn, load_cnn, CNN_VERSION
             size, ep = (64, 1) if quick else (img_size, epochs)
@@ -116,8 +119,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
             f = cache/'models'/f'cnn-{_key(files_key(ok_tr), CNN_VERSION, size, ep, seed)}.keras'
             cnn = None
             if f.exists():
-                try: cnn = load_cnn(f)
-                except Exception: cnn = None
+                try: cnn = load_cnn(f); verbose and print('  from the cache')
+                except Exception: cnn = None; verbose and print('  cached model unreadable: retraining')
             if cnn is None:
                 cnn = train_cnn(ok_tr, img_size=size, epochs=ep, seed=seed, steps_per_epoch=4 if quick else None, verbose=2 if verbose else 0)
                 save_cnn(cnn, f)

@@ -32,3 +32,11 @@ def snapshot(root):
     "Every file under root with its bytes' digest, to prove a folder was left unchanged."
     import hashlib
     return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(Path(root).rglob('*')) if p.is_file()}
+
+@pytest.fixture(scope='session')
+def quick_report(tiny_root, tmp_path_factory):
+    "An lnb_run report (quick mode, all five models) on the tiny dataset, made in-process."
+    from leukemia_nb.pipeline import run_pipeline
+    d = tmp_path_factory.mktemp('quick_report')
+    run_pipeline(data=tiny_root, out=d/'report', cache=d/'cache', quick=True, verbose=False)
+    return d/'report'

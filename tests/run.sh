@@ -21,5 +21,9 @@ python tests/readme.py --check
 echo "== nbdev_test"
 nbdev_test --n_workers 0   # in-process: the notebooks parallelise inside (joblib), and idle loky workers would hold a pool open for minutes
 
+echo "== docs: nbdev's notebook processing over every notebook (what nbdev_docs runs before Quarto)"
+nbdev_proc_nbs >/dev/null
+echo "docs processing: ok"
+
 echo "== pytest"
 python -m pytest -q tests "$@"

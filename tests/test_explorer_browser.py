@@ -1,0 +1,72 @@
+"The explorer in a real browser: Voilà serves the app notebook on localhost, headless Chromium (Playwright) uses it."
+import os, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT/'test_artifacts'
+CHROMIUM = '/usr/bin/chromium'
+APP = ROOT/'nbs'/'tutorials'/'explorer_app.ipynb'
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture
+def voila_url(quick_report, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get('CI'): pytest.fail('Debian chromium is missing: .ci/run must install it')
+        pytest.skip('Debian chromium is not installed (apt-get install chromium)')
+    pytest.importorskip('playwright')
+    port = _free_port()
+    env = dict(os.environ, LNB_RUN_DIR=str(quick_report), LNB_PAGE_SIZE='8', TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
+    log = open(tmp_path/'voila.log', 'w')
+    proc = subprocess.Popen([sys.executable, '-m', 'voila', str(APP), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1',
+                             '--show_tracebacks=True', '--NotebookClient.timeout=600'], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}/'
+    try:
+        for _ in range(120):  # wait for the server (not for the notebook: the page request runs it)
+            try: urllib.request.urlopen(url + 'api', timeout=2); break
+            except Exception:
+                if proc.poll() is not None: break
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try: proc.wait(15)
+        except subprocess.TimeoutExpired: proc.kill()
+        log.close()
+        ARTIFACTS.mkdir(exist_ok=True); shutil.copy(tmp_path/'voila.log', ARTIFACTS/'voila.log')
+
+def test_explorer_in_chromium(voila_url):
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'])
+        try:
+            page = browser.new_page(viewport={'width': 1500, 'height': 1100})
+            page.goto(voila_url, timeout=300_000, wait_until='domcontentloaded')
+            page.get_by_text('Misclassification explorer').wait_for(timeout=300_000)
+            info = page.get_by_text('cell(s)')
+            info.wait_for(timeout=60_000)
+            before = info.inner_text()
+            total = int(before.split('·')[1].split()[0])
+            # a filter: keep only the misclassified cells
+            page.get_by_role('button', name='incorrect', exact=True).click()
+            page.wait_for_function("b => !document.body.innerText.includes(b)", arg=before, timeout=60_000)
+            after = page.get_by_text('cell(s)').inner_text()
+            assert after != before and int(after.split('·')[1].split()[0]) < total
+            page.get_by_role('button', name='any', exact=True).first.click()
+            page.get_by_text(before).wait_for(timeout=60_000)
+            # click a thumbnail's button: the detail pane shows the cell
+            assert 'Selected:' not in page.inner_text('body')
+            page.locator('button:has-text("→")').first.click()
+            page.get_by_text('Selected:').wait_for(timeout=120_000)
+            body = page.inner_text('body')
+            assert 'P(all)' in body and 'this patient' in body
+            page.wait_for_timeout(1500)  # let the images paint
+            page.screenshot(path=str(ARTIFACTS/'explorer.png'), full_page=False)
+        finally:
+            browser.close()
+    assert (ARTIFACTS/'explorer.png').stat().st_size > 10_000
