@@ -22,8 +22,8 @@ BACKGROUND_THRESHOLD = 12  # as in `preprocess.cell_mask`
 CNN_VERSION = 3  # bump when the model or the recipe changes: cached CNNs made before are not reused
 
 def decode_cell(path, img_size:int=128, canvas:int=300):
-    "TF ops: read a BMP, centre its cell on a `canvas`-sided black square at the original scale, resize to `img_size` (float32, 0–255)."
-    img = tf.io.decode_bmp(tf.io.read_file(path), channels=3)
+    "TF ops: read an image (BMP, PNG or JPEG), centre its cell on a `canvas`-sided black square at the original scale, resize to `img_size` (float32, 0–255)."
+    img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)  # BMP (C-NMC), PNG, JPEG
     fg = tf.reduce_max(img, axis=-1) > BACKGROUND_THRESHOLD
     idx = tf.where(fg)
     has = tf.shape(idx)[0] > 0

@@ -143,7 +143,7 @@ def read_prelim_labels(csv_path) -> tuple:
             probs.append((where, 'incomplete CSV row', f'row {i} lacks a file name', 'error')); continue
         if r.labels not in ('0', '1'):
             probs.append((where, 'bad label in CSV', f'{r.new_names}: label {r.labels!r} is not 0 or 1', 'error'))
-            rows.setdefault(r.new_names, []).append((r.Patient_ID, None)); continue
+            rows.setdefault(r.new_names, []).append((r.Patient_ID, f'bad:{r.labels}')); continue
         rows.setdefault(r.new_names, []).append((r.Patient_ID, int(r.labels)))
     out = {}
     for new, vals in rows.items():
@@ -153,8 +153,7 @@ def read_prelim_labels(csv_path) -> tuple:
         if len(uniq) > 1:
             probs.append((str(csv_path), 'conflicting CSV rows', f'{new} is listed with different values: {sorted(map(str, uniq))}', 'error'))
             continue
-        orig, lab = vals[0]
-        if lab is not None: out[new] = (orig, lab)
+        out[new] = vals[0]  # (original name, 0/1 or 'bad:<raw label>')
     table = pd.DataFrame([(k, *v) for k, v in out.items()], columns=['new_names', 'Patient_ID', 'labels']).set_index('new_names')
     return table, problems_frame(probs)
 
@@ -223,6 +222,8 @@ def _label_prelim(prelim_files, csv):
             probs.append((str(p), 'image without CSV row', f'{p.name} has no row in {csv.name}', 'error')); continue
         seen.add(p.name)
         orig, lab = table.loc[p.name]
+        if isinstance(lab, str):
+            probs.append((str(p), 'bad label in CSV', f'{csv.name} gives {p.name} the label {lab[4:]!r}, not 0 or 1', 'error')); continue
         try: info = parse_cell_name(orig)
         except ValueError as e:
             probs.append((str(p), 'unparseable name', f'{csv.name} maps {p.name} to {orig!r}: {e}', 'error')); continue
@@ -412,9 +413,10 @@ def lnb_validate(path:str,                  # dataset folder (Kaggle C-NMC_Leuke
                  problems_csv:str=None      # also write the problems table to this CSV (outside the data folder)
                 ):
     "Load and audit a C-NMC dataset: counts per split, class, fold and patient, then the problems."
-    try: m = load_cnmc(path)
-    except DatasetError as e: print(f'lnb_validate: {e}', file=sys.stderr); sys.exit(2)
-    probs = name_problems(m) if names_only else audit_cnmc(m, n_jobs=n_jobs)
+    try:
+        m = load_cnmc(path)
+        probs = name_problems(m) if names_only else audit_cnmc(m, n_jobs=n_jobs)
+    except (DatasetError, OSError) as e: print(f'lnb_validate: {e}', file=sys.stderr); sys.exit(2)
     ok = usable(m, probs)
     print(f'Dataset: {m.attrs["root"]}')
     if len(m): print(summarize(ok).to_string(index=False))

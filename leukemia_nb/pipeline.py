@@ -227,6 +227,11 @@ def _report_md(data, manifest_all, manifest, train, test, problems, table, cis, 
 def _fail(prog, msg, code=2):
     print(f'{prog}: {msg}', file=sys.stderr); sys.exit(code)
 
+def _unexpected(prog, e):
+    "Last resort for a command-line user: one line, not a traceback (LNB_DEBUG=1 shows it)."
+    if os.environ.get('LNB_DEBUG'): raise e
+    _fail(prog, f'unexpected error: {type(e).__name__}: {e} (set LNB_DEBUG=1 to see the traceback, and please report it)', 3)
+
 @call_parse
 def lnb_run(data:str=None,                 # C-NMC folder (Kaggle or TCIA layout); default: the synthetic demo data
             out:str=None,                  # report folder (default: runs/demo, or runs/<data folder name>)
@@ -246,6 +251,7 @@ def lnb_run(data:str=None,                 # C-NMC folder (Kaggle or TCIA layout
         _fail('lnb_run', e)
     except KeyboardInterrupt:
         _fail('lnb_run', 'interrupted; run the same command again to resume from the cache', 130)
+    except Exception as e: _unexpected('lnb_run', e)
 
 # %% ../nbs/09_pipeline.ipynb #c014
 IMAGE_EXTS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff')
@@ -271,7 +277,7 @@ def list_images(items) -> tuple:
             imgs += found
         elif p.exists(): imgs.append(p)
         else: probs.append((str(p), 'missing', 'no such file or folder', 'error'))
-    return [str(i) for i in imgs], probs
+    return list(dict.fromkeys(str(i) for i in imgs)), probs  # each image once, in the order given
 
 def predict_cells(model_dir, items, models=None) -> tuple:
     "`(predictions, problems)` for image files/folders with the models saved in `model_dir`; bad files become problems."
@@ -312,6 +318,7 @@ def lnb_predict(model_dir:str,            # an lnb_run report folder (or its mod
     images = [images] if isinstance(images, str) else list(images)
     try: preds, probs = predict_cells(model_dir, images, models)
     except ValueError as e: _fail('lnb_predict', e)
+    except Exception as e: _unexpected('lnb_predict', e)
     if len(preds):
         wide = preds.pivot(index='path', columns='model', values='prob')
         for path, r in wide.iterrows():

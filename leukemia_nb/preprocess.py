@@ -23,7 +23,10 @@ def read_cell(path,           # image file
     try: buf = np.fromfile(p, np.uint8)
     except OSError as e: raise CellImageError(f'{p}: cannot read ({e.strerror or e})') from None
     if buf.size == 0: raise CellImageError(f'{p}: empty file (0 bytes)')
-    bmp24 = buf.size >= 30 and buf[0] == 66 and buf[1] == 77 and int(buf[28]) | int(buf[29]) << 8 == 24
+    is_bmp = buf.size >= 30 and buf[0] == 66 and buf[1] == 77
+    bpp = int(buf[28]) | int(buf[29]) << 8 if is_bmp else None
+    if is_bmp and bpp != 24: raise CellImageError(f'{p}: a {bpp}-bit BMP, expected 24-bit colour')
+    bmp24 = is_bmp
     if scale == 0.5 and bmp24:  # OpenCV decodes and halves in one pass: 4x fewer pixels to touch
         img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_COLOR_2)
         if img is None: raise CellImageError(f'{p}: not a readable image (corrupt or truncated)')

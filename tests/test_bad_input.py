@@ -1,0 +1,122 @@
+"Bad input: every command that touches user files names the file and the problem, processes the good cells, and changes nothing."
+import os, re, shutil, stat, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest
+from conftest import snapshot
+from badcorpus import make_corpus, EXPECTED
+
+BIN = Path(sys.executable).parent
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
+
+def run(cmd, *args, timeout=900):
+    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+def readonly(root):
+    for p in [root, *Path(root).rglob('*')]:
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+@pytest.fixture(scope='module')
+def corpus(tiny_root, tmp_path_factory):
+    d = tmp_path_factory.mktemp('bad')
+    cases = make_corpus(tiny_root, d)
+    readonly(d)  # a read-only data folder (as root this cannot stop writes: the snapshots below prove none happen)
+    yield d/'C-NMC_Leukemia', cases, snapshot(d)
+    for p in [d, *d.rglob('*')]: p.chmod(p.stat().st_mode | stat.S_IWUSR)
+
+def mentioned(text, path, what):
+    "Whether one line of `text` names the file and the problem."
+    name = Path(path).name
+    return any(name in line and re.search(what, line, re.I) for line in text.splitlines())
+
+def test_lnb_validate_names_every_bad_input(corpus):
+    root, cases, before = corpus
+    r = run('lnb_validate', root, '--n_jobs', 1)
+    assert r.returncode == 0 and 'Traceback' not in r.stderr + r.stdout
+    out = r.stdout
+    # the grouped listing prints each problem name, then one line per file with its detail
+    lines = out.splitlines()
+    for case, path in cases.items():
+        groups = [i for i, l in enumerate(lines) if re.search(EXPECTED[case], l, re.I) and l.strip().startswith('[')]
+        named = any(Path(path).name in l for i in groups for l in lines[i + 1:i + 17])
+        assert named or mentioned(out, path, EXPECTED[case]), f'{case}: {path.name} not reported with /{EXPECTED[case]}/'
+    assert 'usable cell(s)' in out
+    assert snapshot(root.parent) == before
+
+def test_lnb_run_processes_the_good_cells(corpus, tmp_path):
+    root, cases, before = corpus
+    r = run('lnb_run', '--data', root, '--out', tmp_path/'rep', '--cache', tmp_path/'cache', '--quick', '--models', 'rf,nb,cnn')
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr
+    audit = pd.read_csv(tmp_path/'rep'/'audit.csv')
+    for case, path in cases.items():
+        rows = audit[(audit.file == str(path)) | audit.file.str.startswith(str(path) + ':')]
+        assert len(rows) and rows.apply(lambda x: bool(re.search(EXPECTED[case], f'{x.problem} {x.detail}', re.I)), axis=1).any(), case
+    preds = pd.read_csv(tmp_path/'rep'/'predictions.csv')
+    good_prelim = {str(p) for p in (root/'validation_data/C-NMC_test_prelim_phase_data').glob('*.bmp')} - {str(cases['image without CSV row']), str(cases['non-numeric label'])}
+    assert set(preds.path) == good_prelim and preds.prob.notna().all()
+    bad_paths = {str(p) for p in cases.values()}
+    assert not bad_paths & set(preds.path)
+    md = (tmp_path/'rep'/'report.md').read_text()
+    assert 'Audit' in md and 'truncated file' in md
+    assert snapshot(root.parent) == before
+
+def test_lnb_predict_on_bad_files(corpus, quick_report, tmp_path):
+    root, cases, before = corpus
+    files = [p for k, p in cases.items() if k not in ('CSV row without image', 'duplicate CSV row')]
+    good = sorted((root/'validation_data/C-NMC_test_prelim_phase_data').glob('*.bmp'))[:2]
+    r = run('lnb_predict', quick_report, *files, *good, root/'training_data/fold_1/empty_folder', tmp_path/'nope.bmp', '--csv', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr
+    for g in good: assert str(g) in r.stdout
+    for k in ('corrupt', 'truncated', 'zero-byte', 'text named .bmp', 'greyscale', 'RGBA', '16-bit', 'tiny'):
+        assert str(cases[k]) in r.stderr, f'{k} gets no line'
+    assert 'empty_folder' in r.stderr and 'nope.bmp' in r.stderr
+    p = pd.read_csv(tmp_path/'p.csv')
+    assert {str(g) for g in good} <= set(p.path)
+    assert snapshot(root.parent) == before
+
+@pytest.fixture
+def wrong_header(tiny_root, tmp_path):
+    root = tmp_path/'wh'/'C-NMC_Leukemia'; shutil.copytree(tiny_root, root)
+    csv = root/'validation_data/C-NMC_test_prelim_phase_data_labels.csv'
+    csv.write_text(csv.read_text().replace('Patient_ID,new_names,labels', 'file,name,label'))
+    return root
+
+def test_wrong_csv_header(wrong_header, tmp_path):
+    before = snapshot(wrong_header)
+    r = run('lnb_validate', wrong_header, '--names_only')
+    assert r.returncode == 0 and 'wrong CSV header' in r.stdout and 'file,name,label' in r.stdout
+    r = run('lnb_run', '--data', wrong_header, '--out', tmp_path/'rep', '--cache', tmp_path/'c', '--quick', '--models', 'nb')
+    assert r.returncode == 0, r.stderr[-2000:]
+    preds = pd.read_csv(tmp_path/'rep'/'predictions.csv')
+    assert set(preds.split) == {'train'}   # no usable prelim labels: held-out training patients are the test set
+    assert 'wrong CSV header' in (tmp_path/'rep'/'report.md').read_text()
+    assert snapshot(wrong_header) == before
+
+@pytest.mark.parametrize('kind', ['empty data folder', 'empty fold folders'])
+def test_empty_folders(tmp_path, kind):
+    root = tmp_path/'data'
+    if kind == 'empty data folder': root.mkdir()
+    else:
+        for k in range(3): (root/f'C-NMC_Leukemia/training_data/fold_{k}/all').mkdir(parents=True)
+    for cmd in (['lnb_validate', root], ['lnb_run', '--data', root, '--out', tmp_path/'rep', '--quick']):
+        r = run(*cmd)
+        assert r.returncode != 0 and 'Traceback' not in r.stderr and str(root) in r.stderr, (cmd, r.stderr)
+
+def test_existing_report_is_replaced_whole_or_kept(quick_report, tiny_root, tmp_path):
+    import leukemia_nb.pipeline as P
+    out = tmp_path/'rep'; shutil.copytree(quick_report, out)
+    (out/'stale.txt').write_text('from an older run')
+    before = snapshot(out)
+    # a failure while the new report is being written leaves the old one untouched
+    real = P._report_md
+    P._report_md = lambda *a, **k: (_ for _ in ()).throw(RuntimeError('disk full'))
+    try:
+        with pytest.raises(RuntimeError):
+            P.run_pipeline(data=tiny_root, out=out, cache=quick_report.parent/'cache', quick=True, models='nb', verbose=False)
+    finally: P._report_md = real
+    assert snapshot(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.rep')]
+    # a successful run replaces it whole
+    P.run_pipeline(data=tiny_root, out=out, cache=quick_report.parent/'cache', quick=True, models='nb', verbose=False)
+    assert not (out/'stale.txt').exists() and (out/'report.md').exists()
