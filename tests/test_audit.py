@@ -74,7 +74,8 @@ def test_prelim_csv_problems(tiny_copy):
     m, probs = _problems_for(root)
     _has(probs, extra, 'image without CSV row')
     assert (probs.problem == 'CSV rows without an image').sum() == 1
-    assert probs.problem.eq('bad label in CSV').sum() == 1
+    bad = probs[probs.problem == 'bad label in CSV']
+    assert len(bad) == 2 and {str(prelim/'2.bmp'), f'{csv}:3'} == set(bad.file)   # the CSV line and the image it leaves unlabeled
     assert str(prelim/'2.bmp') not in set(m.path)
 
 def test_final_phase_size_is_expected(tiny_root):
