@@ -7,6 +7,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
 export PATH="$PWD/.venv/bin:$PATH"
 export MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # the package is importable from any working directory (docs processing runs in _proc/)
 
 echo "== notebooks and package in sync (nbdev_export leaves no diff)"
 nbdev_export
@@ -22,7 +23,7 @@ echo "== nbdev_test"
 nbdev_test --n_workers 0   # in-process: the notebooks parallelise inside (joblib), and idle loky workers would hold a pool open for minutes
 
 echo "== docs: nbdev's notebook processing over every notebook (what nbdev_docs runs before Quarto)"
-nbdev_proc_nbs >/dev/null
+nbdev_proc_nbs --n_workers 0 >/dev/null   # serial, like nbdev_test: no process pool
 echo "docs processing: ok"
 
 echo "== pytest"
