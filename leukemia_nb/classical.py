@@ -129,7 +129,6 @@ def predictions_table(model:str,               # model name for the `model` colu
     "The shared predictions table (see `PREDICTION_COLUMNS`) for one model's probabilities."
     prob = np.asarray(prob, dtype=float)
     pred = np.where(np.isnan(prob), -1, (prob >= threshold).astype(int))
-    y = manifest['y'].astype('Int64').to_numpy()
     df = pd.DataFrame({'path': manifest['path'].to_numpy(), 'model': model, 'prob': prob,
                        'pred': pd.array(np.where(pred < 0, None, pred), dtype='Int64'),
                        'pred_label': [CLASS_NAMES[p] if p >= 0 else None for p in pred],

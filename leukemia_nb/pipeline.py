@@ -11,7 +11,7 @@ import os, sys, json, time, shutil, hashlib, platform, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, Param
-from .core import StageTimer, check_outside, atomic_write_csv, atomic_write_json, atomic_write_text, default_runs_dir, UnsafeOutputError
+from .core import StageTimer, check_outside, atomic_write_csv, default_runs_dir, default_data_dir, UnsafeOutputError
 from .data import load_cnmc, audit_cnmc, usable, summarize, problems_frame, DatasetError, PatientLeakError, CLASS_NAMES
 from .synthetic import demo_dataset, is_synthetic
 
@@ -89,7 +89,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
         man_all = load_cnmc(data)
         if not len(man_all): raise DatasetError(f'{data}: no C-NMC cells found (expected fold_k/all|hem/UID_*.bmp, the prelim folder with its labels CSV, or the final folder)')
     runs = default_runs_dir()
-    out = Path(out).expanduser() if out else runs/('demo' if synthetic and data == demo_dataset().resolve() else data.name)
+    is_demo = data == (default_data_dir()/'C-NMC_Leukemia').resolve()  # a path comparison: never generates the demo data
+    out = Path(out).expanduser() if out else runs/('demo' if is_demo else data.name)
     out = check_outside(out, data)
     cache = check_outside(Path(cache).expanduser() if cache else runs/'cache', data)
     cache.mkdir(parents=True, exist_ok=True)
@@ -285,7 +286,6 @@ def list_images(items) -> tuple:
 def predict_cells(model_dir, items, models=None) -> tuple:
     "`(predictions, problems)` for image files/folders with the models saved in `model_dir`; bad files become problems."
     from leukemia_nb.features import features_from_files, FEATURE_COLUMNS
-    from leukemia_nb.preprocess import read_cell, cell_mask
     from leukemia_nb.data import parse_cell_name
     saved = find_models(model_dir)
     if models: saved = {k: v for k, v in saved.items() if k in _parse_models(models)}

@@ -87,3 +87,12 @@ def test_lnb_run_on_real_sample(real_data, tmp_path):
     assert set(p.split) == {'prelim'} and len(p) == 3 * 5   # the 5 real prelim cells, 3 models
     m = pd.read_csv(tmp_path/'real'/'metrics.csv', index_col=0)
     assert list(m.index) == ['rf', 'nb', 'cnn']
+
+def test_real_data_run_never_generates_the_demo(tiny_root, tmp_path):
+    # without --out the report goes to runs/<data folder name>; choosing that name must not build the synthetic demo
+    env = dict(ENV, LNB_DEMO_DIR=str(tmp_path/'demo'))
+    r = subprocess.run([str(BIN/'lnb_run'), '--data', str(tiny_root), '--cache', str(tmp_path/'cache'), '--quick', '--models', 'nb'],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (tmp_path/'demo').exists()
+    assert 'runs/C-NMC_Leukemia/report.md' in r.stdout
