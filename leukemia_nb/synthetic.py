@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['CLASS_TRAITS', 'BASE_RGB', 'GENERATOR_VERSION', 'DEFAULTS', 'SYNTHETIC_README', 'patient_traits', 'draw_cell',
-           'hash_str', 'SyntheticExistsError', 'make_cnmc_like', 'demo_dataset', 'is_synthetic', 'lnb_demo_data']
+           'synthetic_patient_id', 'hash_str', 'SyntheticExistsError', 'make_cnmc_like', 'demo_dataset', 'is_synthetic',
+           'lnb_demo_data']
 
 # %% ../nbs/02_synthetic.ipynb #c004
 import os, json, shutil, tempfile, sys
@@ -18,7 +19,7 @@ CLASS_TRAITS = {  # mean traits per class; each patient and each cell draws arou
     'hem': dict(radius=90., roughness=0.054, nc=0.84, grain=3.0, contrast=0.135, hue=(1.03, 1.00, 1.00)),
 }
 BASE_RGB = np.array([78., 36., 92.])  # mean cell colour of the real sample (RGB)
-GENERATOR_VERSION = 2  # bump whenever the drawing changes: a dataset made by another version is not reused
+GENERATOR_VERSION = 3  # bump whenever the output changes (3: synthetic patient ids S<n>, HS<n>)
 
 def patient_traits(label:str, rng:np.random.Generator) -> dict:
     "A patient's own traits: the class mean, shifted by a patient effect (stain, illumination, size, texture)."
@@ -85,7 +86,7 @@ def _plan(seed, patients_per_fold, cells_per_patient, prelim_patients, prelim_ce
     def take(ids, label, n, split, fold, cpp):
         for _ in range(n):
             pid = ids.pop(0)
-            name = f'H{pid}' if label == 'hem' else str(pid)
+            name = synthetic_patient_id(label, pid)
             patients.append((split, fold, label, name, max(2, int(round(cpp * rng.uniform(0.6, 1.4))))))
     for fold in range(3):
         take(all_ids, 'all', patients_per_fold[0], 'train', fold, cells_per_patient)
@@ -100,10 +101,17 @@ def _plan(seed, patients_per_fold, cells_per_patient, prelim_patients, prelim_ce
             cells.append(dict(split=split, fold=fold, label=label, patient=name, name=f'UID_{name}_{image}_{cell}_{label}.bmp'))
     for k in range(n_final):
         label, pid = final_pats[k % len(final_pats)]
-        cells.append(dict(split='final', fold=None, label=label, patient=(f'H{pid}' if label == 'hem' else str(pid)), name=None))
+        cells.append(dict(split='final', fold=None, label=label, patient=synthetic_patient_id(label, pid), name=None))
     seeds = np.random.SeedSequence(seed).spawn(len(cells))
-    pseeds = {p: np.random.SeedSequence([seed, 7, hash_str(p)]) for p in {c['patient'] for c in cells}}
+    # a patient's seed ignores the S of its id: the pixels stay those of generator version 2
+    pseeds = {p: np.random.SeedSequence([seed, 7, hash_str(p.replace('S', ''))]) for p in {c['patient'] for c in cells}}
     return cells, seeds, pseeds
+
+def synthetic_patient_id(label:str, # 'all' or 'hem'
+                         number:int  # the patient's number
+                        ) -> str:
+    "A synthetic patient's id: `S<n>` for `all`, `HS<n>` for `hem`; real C-NMC ids (`<n>`, `H<n>`) never have an S."
+    return f'HS{int(number)}' if label == 'hem' else f'S{int(number)}'
 
 def hash_str(s:str) -> int:
     "A stable (not salted) small integer hash of a string."
@@ -132,7 +140,7 @@ def make_cnmc_like(dest,                          # folder that will hold `C-NMC
                   prelim_patients=list(prelim_patients), prelim_cells_per_patient=int(prelim_cells_per_patient), n_final=int(n_final))
     dest = Path(dest).expanduser().resolve()
     out = dest/'C-NMC_Leukemia'
-    if out.exists(): return _reuse(out, params)
+    if out.exists() and not _outdated(out, params): return _reuse(out, params)
     cells, seeds, pseeds = _plan(**{k: v for k, v in params.items() if k != 'generator'})
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix='.synthetic-', dir=dest))
@@ -157,6 +165,7 @@ def make_cnmc_like(dest,                          # folder that will hold `C-NMC
             lab.to_csv(base/'validation_data/C-NMC_test_prelim_phase_data_labels.csv', index=False, lineterminator='\r\n')
         (base/'README_SYNTHETIC.md').write_text(SYNTHETIC_README)
         (base/'SYNTHETIC.json').write_text(json.dumps(dict(synthetic=True, generator='leukemia_nb.synthetic.make_cnmc_like', params=params), indent=2))
+        if out.exists() and _outdated(out, params): os.replace(out, tmp/'outdated')  # removed with tmp below
         try: os.replace(base, out)  # the dataset appears whole, with its stamp, or not at all
         except OSError:
             if not out.exists(): raise
@@ -164,6 +173,13 @@ def make_cnmc_like(dest,                          # folder that will hold `C-NMC
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+def _outdated(out, params) -> bool:
+    "Whether `out` was made by `make_cnmc_like` with these settings but another generator version (so: redraw it)."
+    try: old = json.loads((out/'SYNTHETIC.json').read_text()).get('params')
+    except (OSError, ValueError, AttributeError): return False
+    if not isinstance(old, dict) or old.get('generator') == params['generator']: return False
+    return {k: v for k, v in old.items() if k != 'generator'} == {k: v for k, v in params.items() if k != 'generator'}
 
 def _reuse(out, params):
     stamp = out/'SYNTHETIC.json'

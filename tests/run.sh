@@ -26,5 +26,9 @@ echo "== docs: nbdev's notebook processing over every notebook (what nbdev_docs 
 nbdev_proc_nbs --n_workers 0 >/dev/null   # serial, like nbdev_test: no process pool
 echo "docs processing: ok"
 
+echo "== the CNN on a second Keras backend (JAX): its notebook and its tests again"
+KERAS_BACKEND=jax nbdev_test --path nbs/07_cnn.ipynb --n_workers 0
+KERAS_BACKEND=jax python -m pytest -q tests/test_cnn.py
+
 echo "== pytest"
 python -m pytest -q tests "$@"

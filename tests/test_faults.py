@@ -62,7 +62,7 @@ def run_cmd(root, out, cache, models=MODELS):
 
 def test_killed_during_features_resumes(mid_root, reference, tmp_path):
     cache = tmp_path/'cache'
-    shards = lambda: list((cache/'features').rglob('shard-*.npz'))
+    shards = lambda: list((cache/'features').glob('features-*/shard-*.npz'))   # feature shards, not the Lab pass's
     p = kill_when(run_cmd(mid_root, tmp_path/'rep', cache), lambda: len(shards()) >= 1)
     assert p.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
     assert not (tmp_path/'rep').exists()
@@ -86,7 +86,7 @@ def test_killed_during_training_resumes(mid_root, reference, tmp_path):
 def test_corrupted_caches_are_rebuilt(mid_root, reference, tmp_path):
     cache = tmp_path/'cache'
     assert lnb_run(mid_root, tmp_path/'rep', cache, '--models', MODELS).returncode == 0
-    shard = sorted((cache/'features').rglob('shard-*.npz'))[0]; shard.write_bytes(shard.read_bytes()[:100])
+    shard = sorted((cache/'features').glob('features-*/shard-*.npz'))[0]; shard.write_bytes(shard.read_bytes()[:100])
     model = sorted((cache/'models').glob('rf-*.joblib'))[0]; model.write_bytes(b'\x80\x04garbage')
     audit = sorted((cache/'audit').glob('*.csv'))[0]; audit.write_text('nonsense')
     r = lnb_run(mid_root, tmp_path/'rep', cache, '--models', MODELS)

@@ -21,8 +21,11 @@ def test_schema_order_and_index(man, tmp_path):
     assert families == {'shape', 'glcm', 'lbp', 'color', 'nuc', 'spatial'}
     # row k describes image k: recompute one directly
     k = 3
-    f, err = F.features_from_file(shuffled.path.iloc[k])
+    f, err = F.features_from_files(shuffled.path.tolist(), patients=shuffled.patient.tolist())[k]
     assert err is None and np.allclose([f[c] for c in FEATURE_COLUMNS], X.iloc[k].values)
+    f, err = F.features_from_file(shuffled.path.iloc[k])  # alone, a file is its own group: per-cell normalisation
+    Xc = extract_features(shuffled.iloc[[k]], n_jobs=1, progress=False, normalize='cell')
+    assert err is None and np.allclose([f[c] for c in FEATURE_COLUMNS], Xc.iloc[0].values)
 
 def test_cache_reuse_and_invalidation(man, tmp_path, monkeypatch):
     cache = tmp_path/'cache'
@@ -62,10 +65,10 @@ def test_interrupted_run_resumes(man, tmp_path, monkeypatch):
     cache = tmp_path/'cache'
     calls = {'n': 0}
     real = F._work
-    def dying(paths, normalize, scale):
+    def dying(paths, normalize, scale, sources=None):
         calls['n'] += 1
         if calls['n'] > 2: raise KeyboardInterrupt
-        return real(paths, normalize, scale)
+        return real(paths, normalize, scale, sources)
     monkeypatch.setattr(F, '_work', dying)
     with pytest.raises(KeyboardInterrupt):
         extract_features(man, n_jobs=1, cache=cache, progress=False, chunk=4, shard=4)

@@ -2,7 +2,8 @@
 import re
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
-from leukemia_nb.data import parse_cell_name, assert_patient_disjoint, PatientLeakError, patient_split, cv_splits
+from leukemia_nb.data import (parse_cell_name, assert_patient_disjoint, PatientLeakError, patient_split, cv_splits,
+                              is_synthetic_patient)
 
 fields = st.tuples(st.booleans(), st.integers(0, 10**6), st.integers(0, 999), st.integers(0, 999), st.booleans(), st.booleans())
 
@@ -26,7 +27,21 @@ def test_contradictions_always_raise(normal, pid, image, cell):
 def test_any_text_parses_or_raises_valueerror(s):
     try: r = parse_cell_name(s)
     except ValueError as e: assert 'C-NMC' in str(e) or 'contradicts' in str(e)
-    else: assert r['label'] in ('all', 'hem') and re.fullmatch(r'H?\d+', r['patient'])
+    else: assert r['label'] in ('all', 'hem') and re.fullmatch(r'H?S?\d+', r['patient'])
+
+@given(fields)
+def test_synthetic_names_roundtrip_and_are_never_real(f):
+    normal, pid, image, cell, upper, lower = f
+    label = 'hem' if normal else 'all'
+    prefix = ('H' if normal else '') + 'S'
+    name = f'UID_{prefix.lower() if lower else prefix}{pid}_{image}_{cell}_{label.upper() if upper else label}.bmp'
+    got = parse_cell_name(name)
+    assert got == dict(patient=f'{prefix}{pid}', image_id=image, cell_id=cell, label=label)
+    assert is_synthetic_patient(got['patient'])
+    real = parse_cell_name(f"UID_{'H' if normal else ''}{pid}_{image}_{cell}_{label}.bmp")['patient']
+    assert not is_synthetic_patient(real) and real != got['patient']
+    with pytest.raises(ValueError, match='contradicts'):
+        parse_cell_name(f"UID_{prefix}{pid}_{image}_{cell}_{'all' if normal else 'hem'}.bmp")
 
 patients = st.lists(st.sampled_from([str(i) for i in range(12)] + [f'H{i}' for i in range(8)]), max_size=25)
 

@@ -1,5 +1,5 @@
 "The data layer on real C-NMC names (the full file index) and real pixels (the 96-cell sample)."
-import pandas as pd
+import numpy as np, pandas as pd
 from leukemia_nb.data import manifest_from_paths, load_cnmc, audit_cnmc, usable, PatientLeakError, assert_patient_disjoint
 import pytest
 
@@ -50,3 +50,31 @@ def test_sample_loads_and_audits_clean(real_data):
 
 def test_sample_loads_from_its_kaggle_folder_too(real_data):
     assert len(load_cnmc(real_data/'cnmc_sample'/'C-NMC_Leukemia')) == 96
+
+def dispersion(X:pd.DataFrame) -> pd.Series:
+    """Spread of each column relative to its size: std / mean(|x|).
+    For a column of one sign this is the coefficient of variation std/|mean|; unlike it, it does not blow up when
+    the mean is near zero (a column centred on 0 has mean(|x|) of the order of its std, so a ratio near 1), and it
+    needs no range, which one outlier would inflate. A column that is all zeros has 0/0: reported as 0 (constant)."""
+    size = X.abs().mean()
+    return (X.std() / size.where(size > 0)).fillna(0.0)
+
+def test_no_feature_is_near_constant_on_real_cells(real_data):
+    from leukemia_nb.features import extract_features, FEATURE_COLUMNS
+    m = load_cnmc(real_data/'cnmc_sample')
+    X = extract_features(m, n_jobs=2, progress=False)
+    assert list(X.columns) == FEATURE_COLUMNS and len(set(FEATURE_COLUMNS)) == len(FEATURE_COLUMNS)
+    assert np.isfinite(X.values).all()
+    d = dispersion(X)
+    assert (d >= 1e-3).all(), d[d < 1e-3].to_dict()
+
+def test_dispersion_rule_flags_what_it_must():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({'normalised_away': 19 + rng.normal(0, 0.01, 96), 'zeros': np.zeros(96),
+                      'centred': rng.normal(0, 1, 96), 'tiny_but_varying': rng.normal(1e-6, 3e-7, 96)})
+    assert (dispersion(X) < 1e-3).to_dict() == dict(normalised_away=True, zeros=True, centred=False,
+                                                   tiny_but_varying=False)
+
+def test_real_patient_ids_are_never_synthetic(index_manifest):
+    from leukemia_nb.data import is_synthetic_patient
+    assert not index_manifest[0].patient.dropna().map(is_synthetic_patient).any()

@@ -1,0 +1,83 @@
+"Brier score, operating points, the paired patient bootstrap, grouped permutation importance."
+import numpy as np, pandas as pd, pytest
+from sklearn import metrics as skm
+from leukemia_nb.evaluate import (score, compare, paired_bootstrap, sensitivity_at_specificity, _from_counts,
+                                  grouped_permutation_importance, plot_reliability, plot_paired)
+
+def table(models, n_patients=12, cells=15, seed=0):
+    "A predictions table: `models` maps a name to the chance of each cell's call being right."
+    rng = np.random.default_rng(seed)
+    pats = np.repeat([f'{i}' if i % 3 else f'H{i}' for i in range(n_patients)], cells)
+    y = np.array([0 if p.startswith('H') else 1 for p in pats])
+    out = []
+    for name, right in models.items():
+        ok = rng.random(len(y)) < right
+        prob = np.clip(np.where(ok, y, 1 - y) * 0.8 + 0.1 + rng.normal(0, 0.05, len(y)), 0, 1)
+        out.append(pd.DataFrame({'path': [f'/c/{i}.bmp' for i in range(len(y))], 'model': name, 'prob': prob,
+                                 'pred': (prob >= 0.5).astype(int), 'pred_label': '', 'y': y,
+                                 'label': np.where(y == 1, 'all', 'hem'), 'correct': True, 'patient': pats,
+                                 'split': 'prelim'}))
+    return pd.concat(out, ignore_index=True)
+
+def test_paired_interval_of_a_model_against_itself_is_zero():
+    t = table({'a': 0.8, 'b': 0.7})
+    r = paired_bootstrap(t, pairs=[('a', 'a'), ('b', 'b')], n_boot=500)
+    assert (r.lo == 0).all() and (r.hi == 0).all() and (r['diff'] == 0).all()
+
+def test_paired_interval_excludes_zero_when_one_model_is_clearly_better():
+    t = table({'good': 0.95, 'poor': 0.6})
+    r = paired_bootstrap(t, n_boot=1000).iloc[0]
+    assert (r.model_a, r.model_b) == ('good', 'poor') and r.lo > 0 and r.hi > r.lo
+    same = paired_bootstrap(table({'x': 0.8, 'y': 0.8}, seed=1), n_boot=1000).iloc[0]
+    assert same.lo < 0 < same.hi   # two equally good models: the interval straddles 0
+
+def test_paired_resamples_patients_not_cells():
+    "A model wrong on every cell of one patient: resampling patients sees that, resampling cells would not."
+    t = table({'a': 0.9, 'b': 0.9}, n_patients=6, cells=40)
+    flip = (t.model == 'a') & (t.patient == '1')
+    t.loc[flip, 'prob'] = 1 - t.loc[flip, 'prob']
+    by_patient = paired_bootstrap(t, n_boot=2000).iloc[0]
+    by_cell = paired_bootstrap(t.assign(patient=t.path), n_boot=2000).iloc[0]   # every cell its own "patient"
+    assert by_patient.patients == 6 and by_patient.cells == 240 and by_cell.patients == 240
+    assert by_patient.hi - by_patient.lo > 1.5 * (by_cell.hi - by_cell.lo)
+
+def test_counts_reproduce_sklearn():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y, yhat = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+        tn, fp, fn, tp = skm.confusion_matrix(y, yhat, labels=[0, 1]).ravel()
+        assert _from_counts('weighted_f1', tp, fp, fn, tn) == pytest.approx(
+            skm.f1_score(y, yhat, average='weighted', zero_division=0))
+        assert _from_counts('accuracy', tp, fp, fn, tn) == pytest.approx(skm.accuracy_score(y, yhat))
+
+def test_brier_and_operating_points_by_hand():
+    # 5 all, 5 hem; the hem probabilities 0.1 … 0.5, the all ones 0.3 … 0.9
+    y = [0] * 5 + [1] * 5
+    p = [0.1, 0.2, 0.3, 0.4, 0.5, 0.3, 0.45, 0.6, 0.8, 0.9]
+    s = score(y, p)
+    assert s['brier'] == pytest.approx(np.mean((np.array(p) - np.array(y)) ** 2))
+    # specificity ≥ 90% of 5 hem cells allows no false positive: threshold above 0.5 -> 0.6, 0.8, 0.9: 3/5
+    assert s['sens_at_spec90'] == pytest.approx(3 / 5) and s['sens_at_spec95'] == pytest.approx(3 / 5)
+    # specificity ≥ 80% allows one: threshold 0.45 finds 4 of 5 (0.45 ≥ 0.45 > 0.4)
+    assert sensitivity_at_specificity(y, p, 0.8) == pytest.approx(4 / 5)
+    assert np.isnan(sensitivity_at_specificity([1, 1], [0.2, 0.9]))
+    t = compare(table({'a': 0.9}))
+    assert {'brier', 'sens_at_spec90', 'sens_at_spec95'} <= set(t.columns)
+
+def test_grouped_importance_permutes_a_family_jointly():
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 80 + [0] * 40)
+    signal = y + rng.normal(0, 0.3, len(y))
+    # the label is in the DIFFERENCE of two shape columns: permuting one alone would also break it,
+    # but permuting the family with one row permutation keeps the two columns consistent only with each other
+    X = pd.DataFrame({'shape_a': signal + 5, 'shape_b': np.full(len(y), 5.0), 'glcm_x': rng.normal(size=len(y)),
+                      'lbp_y': rng.normal(size=len(y))})
+    model = lambda d: 1 / (1 + np.exp(-3 * ((d.shape_a - d.shape_b).to_numpy() - 0.5)))
+    imp = grouped_permutation_importance(model, X, y, n_repeats=4).set_index('family')
+    assert imp.loc['shape', 'drop'] > 0.3 and imp.loc['shape', 'n_columns'] == 2
+    assert imp.loc['glcm', 'drop'] == 0 and imp.loc['lbp', 'drop'] == 0
+    with pytest.raises(ValueError, match='metric'): grouped_permutation_importance(model, X, y, metric='recall')
+
+def test_figures_draw():
+    t = table({'a': 0.9, 'b': 0.7})
+    assert plot_reliability(t).axes and plot_paired(paired_bootstrap(t, n_boot=100)).axes

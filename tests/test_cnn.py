@@ -1,0 +1,188 @@
+"""The CNN on the backend in use (CI runs this file under TensorFlow and again under JAX): mixed precision that stays
+right, the pixel cache, augmentation, test-time augmentation, Grad-CAM on the predicted class, and saving on one
+backend and loading on another."""
+import os, sys, json, subprocess, importlib.util
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, cv2
+import keras
+from leukemia_nb import cnn as C
+
+BACKEND = keras.backend.backend()
+OTHER = 'jax' if BACKEND == 'tensorflow' else 'tensorflow'
+
+@pytest.fixture(scope='module')
+def real_pixels(real_data):
+    "48 real sample cells as the CNN sees them (64 px)."
+    paths = sorted((real_data/'cnmc_sample').rglob('*.bmp'))[:48]
+    pixels, ok = C.PixelCache(None, 64).get(paths, n_jobs=1)
+    assert ok.all()
+    return pixels
+
+def _same_weights(policy, backbone):
+    reference = C.build_cnn(64, backbone=backbone, weights=None, augment=False, policy='float32')
+    mixed = C.build_cnn(64, backbone=backbone, weights=None, augment=False, policy=policy)
+    mixed.set_weights(reference.get_weights())
+    return reference, mixed
+
+def _pooled(model, pixels):
+    return keras.Model(model.inputs, model.get_layer('gap').output).predict(pixels, verbose=0)
+
+@pytest.mark.parametrize('backbone', [None, 'efficientnetb0'])
+@pytest.mark.parametrize('policy', ['mixed_float16', 'mixed_bfloat16'])
+def test_mixed_precision_matches_float32(real_pixels, policy, backbone):
+    keras.utils.set_random_seed(0)
+    reference, mixed = _same_weights(policy, backbone)
+    expected = reference.predict(real_pixels, verbose=0)[:, 0]
+    got = mixed.predict(real_pixels, verbose=0)[:, 0]
+    assert np.isfinite(got).all()
+    assert np.abs(got - expected).max() < 0.05, (policy, backbone, np.abs(got - expected).max())
+    # A randomly initialised backbone answers nearly the same for every cell, and a ReLU can hide NaNs as a constant,
+    # so the pooled features (what the head sees) must vary across cells and agree with float32 too.
+    features, features_mixed = _pooled(reference, real_pixels), _pooled(mixed, real_pixels)
+    assert np.isfinite(features_mixed).all()
+    assert features.std(0).mean() > 0.05 * np.abs(features).mean()
+    assert np.abs(features_mixed - features).max() < 0.05 * np.abs(features).max(), policy
+    if backbone is None: assert expected.std() > 1e-3
+    y = (np.arange(len(real_pixels)) % 2).astype('float32')
+    loss = mixed.train_on_batch(real_pixels[:16], y[:16])
+    loss = loss[0] if isinstance(loss, (list, tuple)) else loss
+    assert np.isfinite(float(loss)), loss
+
+def test_standardize_would_overflow_in_float16(real_pixels):
+    "Why the layer is pinned to float32: the same sums in float16 overflow (the bug this guards against)."
+    x = keras.ops.cast(real_pixels[:2], 'float16')
+    assert not np.isfinite(keras.ops.convert_to_numpy(keras.ops.sum(x, axis=(1, 2)))).all()
+    with C.precision('mixed_float16'):
+        layer = C.CellStandardize()
+    assert np.isfinite(keras.ops.convert_to_numpy(layer(x))).all()
+
+def test_pixel_cache_resumes_after_interruption(tiny_root, tmp_path, monkeypatch):
+    paths = sorted(str(p) for p in Path(tiny_root).rglob('*.bmp'))[:40]
+    calls = {'n': 0}
+    original = C._pixels_work
+    def dies_on_third_chunk(chunk, size, canvas):
+        calls['n'] += 1
+        if calls['n'] == 3: raise KeyboardInterrupt
+        return original(chunk, size, canvas)
+    monkeypatch.setattr(C, '_pixels_work', dies_on_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        C.PixelCache(tmp_path, 32, shard=8).get(paths, n_jobs=1, chunk=4)   # two chunks saved as a shard, then killed
+    monkeypatch.setattr(C, '_pixels_work', original)
+    cache = C.PixelCache(tmp_path, 32, shard=8)
+    pixels, ok = cache.get(paths, n_jobs=1)
+    assert ok.all() and 0 < cache.n_decoded < len(paths)
+    fresh, _ = C.PixelCache(None, 32).get(paths, n_jobs=1)
+    assert (pixels == fresh).all()
+
+def test_pixel_cache_key_follows_the_file(tiny_copy, tmp_path):
+    path = sorted(Path(tiny_copy).rglob('*.bmp'))[0]
+    first, _ = C.PixelCache(tmp_path, 32).get([path], n_jobs=1)
+    image = cv2.imread(str(path))
+    cv2.imwrite(str(path), np.ascontiguousarray(image[::-1]))  # the file changes: the cache must not serve it
+    cache = C.PixelCache(tmp_path, 32)
+    second, _ = cache.get([path], n_jobs=1)
+    assert cache.n_decoded == 1 and not (first == second).all()
+
+def test_augmentation_keeps_background_and_draws_per_image(real_pixels):
+    x = C.ToFloat()(real_pixels[:16])
+    out = keras.ops.convert_to_numpy(C.augmentation(rotate=False, seed=3)(x, training=True))
+    x = keras.ops.convert_to_numpy(x)
+    # flips and quarter turns move pixels, so compare what is background: the count stays, nothing lifts off black
+    assert ((out.max(-1) <= C.BACKGROUND_THRESHOLD).sum((1, 2)) == (x.max(-1) <= C.BACKGROUND_THRESHOLD).sum((1, 2))).all()
+    same = np.repeat(x[:1], 24, axis=0)
+    turned = keras.ops.convert_to_numpy(C.RandomRot90(seed=5)(same, training=True))
+    assert len({t.tobytes() for t in turned}) >= 3
+
+def blob_cells(n, seed, size=64, bright=256):
+    """Cell-like disks on black, each with `bright` bright pixels. In class 1 about 64 of them form a blob somewhere
+    inside and the rest are scattered as salt; in class 0 all are salt. The cell's mean and spread (which
+    `CellStandardize` divides out) are then the same for both classes, and salt density barely differs: the blob, a
+    local pattern, is what decides the class. Returns (x, y, blob centres)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, size, size, 3), np.uint8)
+    y = np.arange(n) % 2
+    centres = np.zeros((n, 2), int)
+    yy, xx = np.mgrid[:size, :size]
+    disk = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size * 0.42) ** 2
+    for i in range(n):
+        base = np.array([150, 105, 165]) + rng.normal(0, 6, 3)
+        x[i][disk] = np.clip(base + rng.normal(0, 10, (disk.sum(), 3)), 20, 255)
+        angle, radius = rng.uniform(0, 2 * np.pi), rng.uniform(0, size * 0.22)
+        cy, cx = size / 2 + radius * np.sin(angle), size / 2 + radius * np.cos(angle)
+        centres[i] = cy, cx
+        blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < 4.5 ** 2) if y[i] else np.zeros_like(disk)
+        salt_from = np.flatnonzero((disk & ~blob).ravel())
+        salt = np.zeros(size * size, bool)
+        salt[rng.choice(salt_from, bright - int(blob.sum()), replace=False)] = True
+        x[i][blob | salt.reshape(size, size)] = (250, 250, 235)
+    return x, y, centres
+
+@pytest.fixture(scope='module')
+def blob_model():
+    C.set_determinism(0)
+    x, y, _ = blob_cells(320, seed=0)
+    model = C.build_cnn(64, augment=False, learning_rate=3e-3)
+    model.fit(C.PixelBatches(x, y, C.balanced_weights(y), 32, shuffle=True), epochs=8, verbose=0)
+    return C.CNNModel(model, 64, 300, [])
+
+def test_tiny_model_goes_the_right_way(blob_model):
+    x, y, _ = blob_cells(64, seed=1)
+    prob = C.tta_predict(blob_model.model, x)
+    assert prob[y == 1].mean() > 0.7 and prob[y == 0].mean() < 0.3, (prob[y == 1].mean(), prob[y == 0].mean())
+    assert ((prob >= 0.5) == y).mean() >= 0.9
+
+def test_grad_cam_peaks_on_the_blob(blob_model):
+    x, y, centres = blob_cells(32, seed=2)
+    hits = []
+    for image, label, centre in zip(x, y, centres):
+        if not label: continue
+        _, heat, prob = C.grad_cam(blob_model, image)
+        peak = np.unravel_index(np.argmax(heat), heat.shape)
+        hits.append(np.hypot(*(np.array(peak) - centre)) <= 10)  # the feature map has 8-pixel cells
+    assert np.mean(hits) >= 0.8, hits
+
+def test_grad_cam_explains_the_predicted_class(blob_model):
+    "For a cell called hem the map shows evidence for hem: the sign of the logit is part of the target."
+    x, y, _ = blob_cells(16, seed=3)
+    image = x[np.flatnonzero(y == 0)[0]]
+    _, heat, prob = C.grad_cam(blob_model, image)
+    assert prob < 0.5 and np.isfinite(heat).all() and heat.max() > 0   # not blank, although P(all) is small
+
+def test_tta_is_invariant_to_flips_and_turns(blob_model):
+    x, _, _ = blob_cells(8, seed=4)
+    base = C.tta_predict(blob_model.model, x)
+    for k in range(1, 8):
+        assert np.abs(C.tta_predict(blob_model.model, C.dihedral(x, k)) - base).max() < 1e-5
+
+def test_train_cnn_end_to_end(tiny_root, tmp_path):
+    from leukemia_nb.data import load_cnmc
+    from leukemia_nb.evaluate import challenge_split
+    train, test = challenge_split(load_cnmc(tiny_root))
+    model = C.train_cnn(train, img_size=32, epochs=1, batch_size=8, verbose=0, pixel_cache=tmp_path, n_jobs=1,
+                        provenance={'synthetic': True})
+    assert list(tmp_path.glob('pixels-*/shard-*.npz'))
+    prob = C.predict_cnn(model, test, pixel_cache=tmp_path)
+    assert np.isfinite(prob).all() and ((0 <= prob) & (prob <= 1)).all()
+    path = C.save_cnn(model, tmp_path/'out'/'cnn.keras')
+    back = C.load_cnn(path)
+    assert back.provenance == {'synthetic': True} and back.policy == 'float32'
+    assert np.abs(C.predict_cnn(back, test) - prob).max() < 1e-5
+
+@pytest.mark.skipif(importlib.util.find_spec(OTHER) is None, reason=f'the {OTHER} backend is not installed')
+def test_saved_on_one_backend_loads_on_the_other(tmp_path):
+    x, y, _ = blob_cells(16, seed=5)
+    keras.utils.set_random_seed(1)
+    model = C.build_cnn(64)
+    model.train_on_batch(x, y.astype('float32'))
+    cnn_model = C.CNNModel(model, 64, 300, ['1'])
+    C.save_cnn(cnn_model, tmp_path/'cnn.keras')
+    np.save(tmp_path/'x.npy', x)
+    expected = C.tta_predict(model, x)
+    script = ("import sys, numpy as np; from leukemia_nb import cnn as C; m = C.load_cnn(sys.argv[1]); "
+              "print(C.backend()); np.save(sys.argv[3], C.tta_predict(m.model, np.load(sys.argv[2])))")
+    env = dict(os.environ, KERAS_BACKEND=OTHER)
+    result = subprocess.run([sys.executable, '-c', script, tmp_path/'cnn.keras', tmp_path/'x.npy', tmp_path/'p.npy'],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == OTHER
+    assert np.abs(np.load(tmp_path/'p.npy') - expected).max() < 1e-4
