@@ -33,7 +33,7 @@ def naive_features(path) -> dict:
     f['nc_ratio'] = nuc.sum() / max(1, (mask & ~nuc).sum())
     return f
 
-# %% ../nbs/10_bench.ipynb #c007
+# %% ../nbs/10_bench.ipynb #c008
 def _rate(n, seconds): return n / seconds if seconds > 0 else float('nan')
 
 def bench_features(paths:list,          # image files (the same list for every measurement)
@@ -58,7 +58,7 @@ def bench_features(paths:list,          # image files (the same list for every m
     out['speedup_vs_naive'] = out['extractor_img_s'] / out['naive_img_s']
     return out
 
-# %% ../nbs/10_bench.ipynb #c008
+# %% ../nbs/10_bench.ipynb #c011
 def _bench_paths(data, n, seed=0):
     from leukemia_nb.data import load_cnmc
     manifest = load_cnmc(data)
@@ -97,6 +97,7 @@ def bench_cnn_backends(paths:list,             # image files
         rates[name] = json.loads(lines[-1][len('LNB_JSON '):])
     return rates
 
+# %% ../nbs/10_bench.ipynb #c014
 def run_bench(data:str=None,        # dataset folder (default: the synthetic demo, generated if missing)
               n:int=2000,           # images for the extractor, imread and feed measurements (reused cyclically)
               n_naive:int=40,       # images for the naive baseline

@@ -560,8 +560,11 @@ def lnb_validate(path:str,              # dataset folder (Kaggle C-NMC_Leukemia/
     print(f'{len(usable_cells)} usable cell(s) of {len(manifest)} found; {usable_cells.patient.nunique()} patient(s).')
     _print_problems(problems)
     if problems_csv:
-        from .core import atomic_write_csv
-        atomic_write_csv(problems, problems_csv, forbid_under=manifest.attrs['root'])
+        from .core import atomic_write_csv, UnsafeOutputError
+        try: atomic_write_csv(problems, problems_csv, forbid_under=manifest.attrs['root'])
+        except (UnsafeOutputError, OSError) as e:
+            print(f'lnb_validate: {e}', file=sys.stderr)  # e.g. a CSV inside the data folder, which is never written
+            sys.exit(2)
     if not len(usable_cells):
         print(f'lnb_validate: no usable C-NMC cell found under {path} (expected fold_k/all|hem/UID_*.bmp, '
               'C-NMC_test_prelim_phase_data/ with its labels CSV, or C-NMC_test_final_phase_data/)', file=sys.stderr)

@@ -159,7 +159,7 @@ class MisclassificationExplorer:
                  page_size:int=24,                # thumbnails per page
                  thumb_size:int=96,               # thumbnail side in pixels
                  data_root=None,                  # the data folder, which flags are never written into
-                 pixel_cache=None,                # optional `cnn.PixelCache`: gallery thumbnails and Grad-CAM read it
+                 pixel_cache=None,                # optional `preprocess.PixelCache`: thumbnails and Grad-CAM read it
                  synthetic:bool=None):            # the predictions come from synthetic data (default: the table says)
         check_columns(predictions, PREDICTION_COLUMNS, 'predictions table')
         table = predictions.copy()
@@ -195,7 +195,8 @@ def from_run(cls:MisclassificationExplorer,
     settings = json.loads(run_file.read_text()).get('settings', {}) if run_file.exists() else {}
     cnn, pixel_cache = None, None
     if load_cnn and (run_dir/'models'/'cnn.keras').exists():
-        from leukemia_nb.cnn import load_cnn as _load, PixelCache
+        from leukemia_nb.cnn import load_cnn as _load
+        from leukemia_nb.preprocess import PixelCache
         cnn = _load(run_dir/'models'/'cnn.keras')
         if settings.get('cache'): pixel_cache = PixelCache(Path(settings['cache'])/'pixels', cnn.img_size, cnn.canvas)
     kwargs.setdefault('synthetic', settings.get('synthetic'))

@@ -5,7 +5,7 @@ import os, sys, json, subprocess, importlib.util
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, cv2
 import keras
-from leukemia_nb import cnn as C
+from leukemia_nb import cnn as C, preprocess as P
 
 BACKEND = keras.backend.backend()
 OTHER = 'jax' if BACKEND == 'tensorflow' else 'tensorflow'
@@ -59,15 +59,15 @@ def test_standardize_would_overflow_in_float16(real_pixels):
 def test_pixel_cache_resumes_after_interruption(tiny_root, tmp_path, monkeypatch):
     paths = sorted(str(p) for p in Path(tiny_root).rglob('*.bmp'))[:40]
     calls = {'n': 0}
-    original = C._pixels_work
+    original = P._pixels_work
     def dies_on_third_chunk(chunk, size, canvas):
         calls['n'] += 1
         if calls['n'] == 3: raise KeyboardInterrupt
         return original(chunk, size, canvas)
-    monkeypatch.setattr(C, '_pixels_work', dies_on_third_chunk)
+    monkeypatch.setattr(P, '_pixels_work', dies_on_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         C.PixelCache(tmp_path, 32, shard=8).get(paths, n_jobs=1, chunk=4)   # two chunks saved as a shard, then killed
-    monkeypatch.setattr(C, '_pixels_work', original)
+    monkeypatch.setattr(P, '_pixels_work', original)
     cache = C.PixelCache(tmp_path, 32, shard=8)
     pixels, ok = cache.get(paths, n_jobs=1)
     assert ok.all() and 0 < cache.n_decoded < len(paths)
@@ -88,7 +88,7 @@ def test_augmentation_keeps_background_and_draws_per_image(real_pixels):
     out = keras.ops.convert_to_numpy(C.augmentation(rotate=False, seed=3)(x, training=True))
     x = keras.ops.convert_to_numpy(x)
     # flips and quarter turns move pixels, so compare what is background: the count stays, nothing lifts off black
-    assert ((out.max(-1) <= C.BACKGROUND_THRESHOLD).sum((1, 2)) == (x.max(-1) <= C.BACKGROUND_THRESHOLD).sum((1, 2))).all()
+    assert ((out.max(-1) <= C.CELL_THRESHOLD).sum((1, 2)) == (x.max(-1) <= C.CELL_THRESHOLD).sum((1, 2))).all()
     same = np.repeat(x[:1], 24, axis=0)
     turned = keras.ops.convert_to_numpy(C.RandomRot90(seed=5)(same, training=True))
     assert len({t.tobytes() for t in turned}) >= 3
