@@ -47,7 +47,7 @@ def test_explorer_in_chromium(voila_url):
         try:
             page = browser.new_page(viewport={'width': 1500, 'height': 1100})
             page.goto(voila_url, timeout=300_000, wait_until='domcontentloaded')
-            page.get_by_text('Misclassification explorer').wait_for(timeout=300_000)
+            page.get_by_text('Misclassification explorer', exact=True).wait_for(timeout=300_000)  # the app's heading
             info = page.get_by_text('cell(s)')
             info.wait_for(timeout=60_000)
             before = info.inner_text()
