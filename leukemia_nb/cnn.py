@@ -317,19 +317,18 @@ def tta_predict(model:keras.Model,      # a model from `build_cnn`
     return np.mean(np.asarray(probs, np.float64), axis=0)
 
 # %% ../nbs/07_cnn.ipynb #c035
+def _logit(prob):
+    "log(P / (1 - P)), with P kept away from 0 and 1."
+    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(prob / (1 - prob))
+
 def shift_prior(prob,            # P(all) of a model trained with both classes weighted equally (a 50:50 prior)
                 prior:float=0.5  # the fraction of `all` cells the probabilities should assume
                ) -> np.ndarray:
     "P(all) moved from a 50:50 prior to `prior` (Bayes' rule on the odds: multiply them by prior / (1 - prior))."
-    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
-    logit = np.log(prob / (1 - prob)) + np.log(prior / (1 - prior))
-    return 1 / (1 + np.exp(-logit))
+    return 1 / (1 + np.exp(-(_logit(prob) + np.log(prior / (1 - prior)))))
 
 # %% ../nbs/07_cnn.ipynb #c037
-def _logit(prob):
-    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
-    return np.log(prob / (1 - prob))
-
 def fit_calibration(prob,   # the network's P(all) on held-out cells (the validation patients)
                     y       # their labels (1 = all)
                    ):

@@ -27,23 +27,15 @@ def thumbnail(path:str, size:int=96) -> bytes:
     import cv2
     from leukemia_nb.preprocess import read_cell, cell_mask, crop_to_cell, CellImageError
     try:
-        img = read_cell(path); crop, _ = crop_to_cell(img, cell_mask(img), pad=4)
+        image = read_cell(path)
+        crop, _ = crop_to_cell(image, cell_mask(image), pad=4)
     except (CellImageError, OSError):
         crop = np.full((size, size, 3), 90, np.uint8)
-    h, w = crop.shape[:2]; s = size / max(h, w)
-    crop = cv2.resize(crop, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
-    out = np.zeros((size, size, 3), np.uint8); y, x = (size - crop.shape[0]) // 2, (size - crop.shape[1]) // 2
-    out[y:y + crop.shape[0], x:x + crop.shape[1]] = crop
-    return _png(out)
+    return _png(_fit_square(crop, size))
 
-def thumbnail_from_pixels(pixels:np.ndarray,  # uint8 RGB of one cell on black, e.g. from the CNN's pixel cache
-                          size:int=96         # side of the square thumbnail
-                         ) -> bytes:
-    "PNG bytes of a cell already decoded (black background): cropped to the cell and fitted in a `size` square."
+def _fit_square(crop:np.ndarray, size:int) -> np.ndarray:
+    "`crop` scaled to fit a black `size` square, centred."
     import cv2
-    rows, cols = np.nonzero(pixels.max(-1) > 12)
-    if not len(rows): crop = np.full((size, size, 3), 90, np.uint8)
-    else: crop = pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape[:2]
     scale = size / max(height, width)
     new_size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
@@ -51,7 +43,16 @@ def thumbnail_from_pixels(pixels:np.ndarray,  # uint8 RGB of one cell on black, 
     out = np.zeros((size, size, 3), np.uint8)
     top, left = (size - crop.shape[0]) // 2, (size - crop.shape[1]) // 2
     out[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
-    return _png(out)
+    return out
+
+def thumbnail_from_pixels(pixels:np.ndarray,  # uint8 RGB of one cell on black, e.g. from the CNN's pixel cache
+                          size:int=96         # side of the square thumbnail
+                         ) -> bytes:
+    "PNG bytes of a cell already decoded (black background): cropped to the cell and fitted in a `size` square."
+    rows, cols = np.nonzero(pixels.max(-1) > 12)
+    if not len(rows): crop = np.full((size, size, 3), 90, np.uint8)
+    else: crop = pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return _png(_fit_square(crop, size))
 
 # %% ../nbs/08_explorer.ipynb #c011
 SORTS = {'confidence (most confident errors first)': 'conf', 'loss (highest first)': 'loss',

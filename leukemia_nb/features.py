@@ -6,8 +6,8 @@
 __all__ = ['FEATURE_VERSION', 'NORMALIZE_MODES', 'N_FOURIER', 'N_RINGS', 'GLCM_DISTANCES', 'GLCM_ANGLES', 'GLCM_PROPS',
            'GLCM_LEVELS', 'LBP_P', 'LBP_R', 'FEATURE_COLUMNS', 'shape_features', 'glcm_matrix', 'glcm_features',
            'lbp_features', 'color_features', 'nucleus_features', 'spatial_features', 'glcm_decay', 'cell_features',
-           'cell_lab_stats', 'features_from_files', 'features_from_file', 'library_versions', 'image_key',
-           'FeatureCache', 'extract_features']
+           'cell_lab_stats', 'features_from_files', 'features_from_file', 'library_versions', 'FeatureCache',
+           'extract_features']
 
 # %% ../nbs/04_features.ipynb #c004
 import os, hashlib
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, skimage
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 from .preprocess import (read_cell, cell_mask, crop_to_cell, normalize_stain, nucleus_mask, CellImageError,
-                                    lab_stats, pool_lab_stats)
+                                    lab_stats, pool_lab_stats, image_key)
 
 # %% ../nbs/04_features.ipynb #c008
 FEATURE_VERSION = '3'  # bump when the feature code changes: every cache entry made before is ignored
@@ -355,13 +355,6 @@ def _source_tag(source) -> str:
     "The part of an image's key that names its normalisation source (its patient's Lab statistics)."
     if source is None: return 'own'
     return hashlib.sha1(np.concatenate(source).astype(np.float64).tobytes()).hexdigest()[:16]
-
-def image_key(path,         # image file
-              settings:str  # everything else the value depends on (settings, versions, normalisation source)
-             ) -> str:
-    "Cache key of one image: changes when the file (path, size, mtime) or the feature settings/version change."
-    stat = os.stat(path)
-    return hashlib.sha1(f'{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{settings}'.encode()).hexdigest()
 
 # %% ../nbs/04_features.ipynb #c056
 class FeatureCache:

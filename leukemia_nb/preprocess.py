@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['REFERENCE_LAB', 'UNUSUAL', 'PIXEL_VERSION', 'CellImageError', 'read_cell', 'cell_mask', 'bbox', 'lab_stats',
            'crop_to_cell', 'center_on_canvas', 'pool_lab_stats', 'normalize_stain', 'nucleus_mask', 'prepare_cell',
-           'unusual_cell_reasons', 'cell_pixels', 'PixelCache']
+           'unusual_cell_reasons', 'cell_pixels', 'image_key', 'PixelCache']
 
 # %% ../nbs/03_preprocess.ipynb #c004
 import os
@@ -246,8 +246,10 @@ def _pixel_settings(img_size, canvas) -> str:
     versions = f'opencv={cv2.__version__}|numpy={np.__version__}'
     return f'pixels-v{PIXEL_VERSION}|size={int(img_size)}|canvas={int(canvas)}|{versions}'
 
-def _image_key(path, settings) -> str:
-    "Changes when the file (path, size, modification time) or the settings change."
+def image_key(path,         # image file
+              settings:str  # everything else the cached value depends on (settings, versions, source)
+             ) -> str:
+    "Cache key of one image (pixel and feature caches): changes when the file (path, size, mtime) or the settings do."
     stat = os.stat(path)
     text = f'{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{settings}'
     return hashlib.sha1(text.encode()).hexdigest()
@@ -335,7 +337,7 @@ def _pixel_cache_get(self:PixelCache,
     keys = [None] * len(paths)
     wanted = {}
     for row, path in enumerate(paths):
-        try: keys[row] = _image_key(path, self.settings)
+        try: keys[row] = image_key(path, self.settings)
         except OSError as error:
             self.problems.append((path, 'unreadable file', str(error), 'error'))
             continue
