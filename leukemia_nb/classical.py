@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MODEL_VERSION', 'CLASSIFIERS', 'BALANCING', 'PARAM_GRIDS', 'PatientCalibrated', 'make_classifier', 'adapt_grid',
-           'dataset_provenance', 'FeatureSchemaError', 'TrainedModel', 'fit_classifier', 'predictions_table',
-           'predict_model', 'save_model', 'load_model']
+           'dataset_provenance', 'FeatureSchemaError', 'FeatureDistance', 'column_shift', 'TrainedModel',
+           'fit_classifier', 'predictions_table', 'predict_model', 'save_model', 'load_model']
 
 # %% ../nbs/05_classical.ipynb #c004
 import warnings, json, time, sys, os, hashlib
@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.impute import SimpleImputer
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedGroupKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedGroupKFold, GroupKFold
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
@@ -156,6 +156,72 @@ def dataset_provenance(manifest:pd.DataFrame,  # the training rows (`path`, `lab
 class FeatureSchemaError(ValueError):
     "A feature table whose columns differ from those a model was trained on."
 
+# %% ../nbs/05_classical.ipynb #d002
+class FeatureDistance:
+    "How far feature rows lie from the training rows: Mahalanobis distance on standardised features (Ledoit–Wolf)."
+    def __init__(self,
+                 quantile:float=0.99  # share of held-out patients' cells that must fall within the threshold
+                ):
+        self.quantile = quantile
+
+    @staticmethod
+    def _fit(values):
+        from sklearn.covariance import LedoitWolf
+        scaler = StandardScaler().fit(values)
+        return scaler, LedoitWolf().fit(scaler.transform(values))
+
+    @staticmethod
+    def _distance(fitted, values):
+        scaler, covariance = fitted
+        return np.sqrt(covariance.mahalanobis(scaler.transform(values)))
+
+    def fit(self,
+            X,       # training features (finite)
+            groups   # patient of each row: the threshold comes from patients held out
+           ):
+        "Fit on every row; set `threshold_` from the distances of held-out patients' rows."
+        values = np.asarray(X, dtype=float)
+        groups = np.asarray(groups).astype(str)
+        n_groups = min(5, len(np.unique(groups)))
+        self.fitted_ = self._fit(values)
+        if n_groups >= 2:
+            held_out = np.empty(len(values))
+            for fit_rows, out_rows in GroupKFold(n_groups).split(values, groups=groups):
+                held_out[out_rows] = self._distance(self._fit(values[fit_rows]), values[out_rows])
+            self.threshold_from_ = f'held-out patients ({n_groups} groups)'
+        else:  # a single patient: nothing to hold out, the threshold is in-sample (too strict for new patients)
+            held_out = self._distance(self.fitted_, values)
+            self.threshold_from_ = 'the training rows themselves (one patient)'
+        self.threshold_ = float(np.quantile(held_out, self.quantile))
+        self.n_features_ = values.shape[1]
+        return self
+
+    def score(self, X) -> np.ndarray:
+        "Distance of each row (NaN for a row with a missing or infinite value)."
+        values = np.asarray(X, dtype=float)
+        finite = np.isfinite(values).all(axis=1)
+        out = np.full(len(values), np.nan)
+        if finite.any(): out[finite] = self._distance(self.fitted_, values[finite])
+        return out
+
+    def unusual(self, X) -> np.ndarray:
+        "True for the rows farther than `threshold_` (a row that cannot be scored counts as unusual)."
+        distance = self.score(X)
+        return ~(distance <= self.threshold_)
+
+# %% ../nbs/05_classical.ipynb #d005
+def column_shift(reference:pd.DataFrame,  # the training features
+                 other:pd.DataFrame,      # features of other cells (e.g. the final phase)
+                 threshold:float=0.5      # report the columns whose mean moved more than this many SDs
+                ) -> pd.DataFrame:
+    "Columns whose mean in `other` lies more than `threshold` training SDs from the training mean, largest first."
+    spread = reference.std().replace(0, np.nan)
+    shift = ((other.mean() - reference.mean()) / spread).dropna()
+    moved = shift[shift.abs() > threshold]
+    table = pd.DataFrame({'shift_sd': moved, 'training_mean': reference.mean()[moved.index],
+                          'other_mean': other.mean()[moved.index]}).rename_axis('column')
+    return table.reindex(moved.abs().sort_values(ascending=False).index)
+
 # %% ../nbs/05_classical.ipynb #n113
 class TrainedModel:
     "A fitted classifier with its feature schema, training patients, tuning, provenance and the rows it dropped."
@@ -168,7 +234,9 @@ class TrainedModel:
                  cv_score=None,       # mean weighted F1 of the best parameters over the tuning folds
                  fit_seconds=None,    # time to tune and fit
                  provenance=None,     # `dataset_provenance` of the training data (None: saved before it existed)
-                 dropped=None         # reason -> training rows left out
+                 dropped=None,        # reason -> training rows left out
+                 contract=None,       # `FeatureContract.to_dict()` of the rows it learned from (None: unknown)
+                 distance=None        # `FeatureDistance` fitted on the training rows (None: not measured)
                 ):
         self.name = name
         self.estimator = estimator
@@ -179,6 +247,8 @@ class TrainedModel:
         self.fit_seconds = fit_seconds
         self.provenance = provenance
         self.dropped = dict(dropped or {})
+        self.contract = contract
+        self.distance = distance
 
     def __repr__(self):
         return (f'TrainedModel({self.name!r}, {len(self.feature_columns)} features, '
@@ -222,7 +292,8 @@ def fit_classifier(name:str,                 # 'rf', 'knn', 'svm' or 'nb'
                    tune:bool=True,           # grid-search `PARAM_GRIDS[name]` (cut by `adapt_grid`) over patient folds
                    n_jobs:int=-1,            # workers for the grid search
                    seed:int=0,               # random state of the estimator and of the calibration folds
-                   provenance:dict=None      # `dataset_provenance` of the training data, kept with the model
+                   provenance:dict=None,     # `dataset_provenance` of the training data, kept with the model
+                   contract:dict=None        # the feature contract of `X` (default: `X.attrs['contract']`)
                   ) -> TrainedModel:
     "Fit (and tune) one classical model on labeled training rows, folds grouped by patient; dropped rows are counted."
     from leukemia_nb.data import cv_splits
@@ -258,7 +329,9 @@ def fit_classifier(name:str,                 # 'rf', 'knn', 'svm' or 'nb'
         estimator = pipe.fit(X.to_numpy(), y, clf__groups=groups)
         cv_score = None
     return TrainedModel(name, estimator, X.columns, groups, params, cv_score,
-                        round(time.perf_counter() - started, 2), provenance=provenance, dropped=dropped)
+                        round(time.perf_counter() - started, 2), provenance=provenance, dropped=dropped,
+                        contract=contract if contract is not None else X.attrs.get('contract'),
+                        distance=FeatureDistance().fit(X.to_numpy(dtype=float), groups))
 
 # %% ../nbs/05_classical.ipynb #c013
 def predictions_table(model:str,               # model name for the `model` column
@@ -306,15 +379,17 @@ def save_model(model:TrainedModel,   # from `fit_classifier`
     bundle = dict(format='leukemia_nb.classical/1', name=model.name, estimator=model.estimator,
                   feature_columns=model.feature_columns, train_patients=model.train_patients, params=model.params,
                   cv_score=model.cv_score, fit_seconds=model.fit_seconds, provenance=model.provenance,
-                  dropped=model.dropped, versions=versions)
+                  dropped=model.dropped, contract=model.contract, distance=model.distance,
+                  versions=versions)
     with atomic_path(path, forbid_under) as tmp:
         joblib.dump(bundle, tmp)
     return Path(path)
 
 # %% ../nbs/05_classical.ipynb #n125
-def load_model(path # a .joblib file written by `save_model`
+def load_model(path,                       # a .joblib file written by `save_model`
+               check_contract:bool=True    # refuse a model whose feature contract this code does not compute
               ) -> TrainedModel:
-    "Load a model saved by `save_model` (a clear `ValueError` for any other file); older files get `provenance=None`."
+    "A model saved by `save_model`; `ValueError` for any other file, `ContractError` for another feature contract."
     import joblib
     try:
         bundle = joblib.load(path)
@@ -322,6 +397,10 @@ def load_model(path # a .joblib file written by `save_model`
         raise ValueError(f'{path}: not a saved leukemia_nb model ({type(e).__name__}: {e})') from None
     if not isinstance(bundle, dict) or bundle.get('format') != 'leukemia_nb.classical/1':
         raise ValueError(f'{path}: not a saved leukemia_nb classical model')
+    if check_contract:
+        from leukemia_nb.features import check_contract as check
+        check(bundle.get('contract'), f'{path}')
     return TrainedModel(bundle['name'], bundle['estimator'], bundle['feature_columns'], bundle['train_patients'],
                         bundle['params'], bundle['cv_score'], bundle['fit_seconds'],
-                        provenance=bundle.get('provenance'), dropped=bundle.get('dropped'))
+                        provenance=bundle.get('provenance'), dropped=bundle.get('dropped'),
+                        contract=bundle.get('contract'), distance=bundle.get('distance'))

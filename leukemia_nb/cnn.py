@@ -17,7 +17,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
 from keras import layers, ops
 from .data import assert_patient_disjoint, patient_split
-from .preprocess import cell_pixels, PixelCache
+from .preprocess import cell_pixels, PixelCache, PIXEL_VERSION
 
 # %% ../nbs/07_cnn.ipynb #c008
 def backend() -> str:
@@ -519,7 +519,8 @@ def save_cnn(cnn:CNNModel, path, forbid_under=None) -> Path:
                 policy=cnn.policy, prior=cnn.prior, calibration=cnn.calibration, train_patients=cnn.train_patients,
                 history=cnn.history,
                 seconds=cnn.seconds,
-                provenance=cnn.provenance, versions=dict(keras=keras.__version__, backend=backend()))
+                provenance=cnn.provenance, versions=dict(keras=keras.__version__, backend=backend()),
+                pixel_version=PIXEL_VERSION)  # the pixel contract: how a file became the model's input
     atomic_write_json(meta, Path(str(path) + '.json'), forbid_under)
     return path
 
@@ -532,6 +533,10 @@ def load_cnn(path) -> CNNModel:
     meta = json.loads(meta_path.read_text())
     if meta.get('format') != 'leukemia_nb.cnn/2':
         raise ValueError(f'{path}: saved by an older leukemia_nb ({meta.get("format")}); train it again')
+    if meta.get('pixel_version') != PIXEL_VERSION:
+        made = meta.get('pixel_version', '?')
+        raise ValueError(f'{path}: made with pixel code v{made}; this leukemia_nb decodes cells with '
+                         f'v{PIXEL_VERSION}: retrain it with lnb_run')
     model = keras.models.load_model(path, compile=False)
     return CNNModel(model, meta['img_size'], meta['canvas'], meta['train_patients'], meta.get('history'),
                     meta.get('backbone'), meta.get('seconds'), meta.get('policy', 'float32'), meta.get('provenance'),

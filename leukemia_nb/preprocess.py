@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['REFERENCE_LAB', 'UNUSUAL', 'PIXEL_VERSION', 'CellImageError', 'read_cell', 'cell_mask', 'bbox', 'lab_stats',
-           'crop_to_cell', 'center_on_canvas', 'pool_lab_stats', 'normalize_stain', 'nucleus_mask', 'prepare_cell',
-           'unusual_cell_reasons', 'cell_pixels', 'image_key', 'PixelCache']
+           'crop_to_cell', 'center_on_canvas', 'pool_lab_stats', 'normalize_stain', 'find_nucleus', 'nucleus_mask',
+           'prepare_cell', 'edge_ratio', 'unusual_cell_reasons', 'cell_pixels', 'file_digest', 'image_key',
+           'PixelCache']
 
 # %% ../nbs/03_preprocess.ipynb #c004
 import os
@@ -88,12 +89,19 @@ def crop_to_cell(img:np.ndarray,   # RGB image
                  mask:np.ndarray,  # its cell mask
                  pad:int=2         # black margin kept around the cell's bounding box, in pixels
                 ) -> tuple:
-    "`(img, mask)` cropped to the cell's bounding box plus `pad` pixels; the background is zeroed."
+    "`(img, mask)`: the cell's bounding box plus `pad` black pixels on every side, whatever the canvas; background 0."
     top, bottom, left, right = bbox(mask)
-    top, left = max(0, top - pad), max(0, left - pad)
-    bottom, right = min(mask.shape[0], bottom + pad), min(mask.shape[1], right + pad)
-    cropped_mask = mask[top:bottom, left:right]
-    return img[top:bottom, left:right] * cropped_mask[..., None], cropped_mask
+    height, width = bottom - top + 2 * pad, right - left + 2 * pad
+    cropped = np.zeros((height, width) + img.shape[2:], img.dtype)
+    cropped_mask = np.zeros((height, width), bool)
+    # the part of the padded box that lies on the image (a cell touching the edge gets its margin from zeros)
+    y0, x0 = max(0, top - pad), max(0, left - pad)
+    y1, x1 = min(mask.shape[0], bottom + pad), min(mask.shape[1], right + pad)
+    dy, dx = y0 - (top - pad), x0 - (left - pad)
+    cropped_mask[dy:dy + y1 - y0, dx:dx + x1 - x0] = mask[y0:y1, x0:x1]
+    keep = cropped_mask[..., None] if img.ndim == 3 else cropped_mask
+    cropped[dy:dy + y1 - y0, dx:dx + x1 - x0] = img[y0:y1, x0:x1]
+    return cropped * keep, cropped_mask
 
 # %% ../nbs/03_preprocess.ipynb #c027
 def center_on_canvas(img:np.ndarray,    # RGB (or single-channel) image
@@ -151,14 +159,14 @@ def normalize_stain(img:np.ndarray,        # RGB uint8
     return np.maximum(normalised, 13) * mask8[..., None]  # the cell stays above the background threshold
 
 # %% ../nbs/03_preprocess.ipynb #c041
-def nucleus_mask(img:np.ndarray,    # RGB uint8 (normalised or not)
+def find_nucleus(img:np.ndarray,    # RGB uint8 (normalised or not)
                  mask:np.ndarray,   # cell mask
                  smooth:float=2.0   # Gaussian sigma before thresholding, in pixels
-                ) -> np.ndarray:
-    "Boolean nucleus mask inside the cell (Otsu on smoothed darkness over the cell's pixels)."
+                ) -> tuple:
+    "`(nucleus, found)`: Otsu on smoothed darkness in the cell; `found` is False when no nucleus could be split off."
     darkness = cv2.GaussianBlur(255 - img[..., 1], (0, 0), smooth)  # haematoxylin absorbs green
     values = darkness[mask]
-    if values.size < 20 or values.std() < 1: return mask.copy()  # nothing to split
+    if values.size < 20 or values.std() < 1: return mask.copy(), False  # nothing to split
     otsu = cv2.THRESH_BINARY + cv2.THRESH_OTSU
     threshold, _ = cv2.threshold(values.reshape(-1, 1).astype(np.uint8), 0, 255, otsu)
     nucleus = ((darkness > threshold) & mask).astype(np.uint8)
@@ -166,12 +174,20 @@ def nucleus_mask(img:np.ndarray,    # RGB uint8 (normalised or not)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     nucleus = cv2.morphologyEx(nucleus, cv2.MORPH_OPEN, kernel)
     contours, _ = cv2.findContours(nucleus, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours: return mask.copy()
+    if not contours: return mask.copy(), False
     largest = int(np.argmax([cv2.contourArea(contour) for contour in contours]))
     filled = np.zeros_like(nucleus)
     cv2.drawContours(filled, contours, largest, 1, thickness=cv2.FILLED)
     nucleus = filled.astype(bool) & mask
-    return nucleus if nucleus.sum() >= 0.15 * mask.sum() else mask.copy()  # too small to trust: the whole cell
+    if nucleus.sum() < 0.15 * mask.sum(): return mask.copy(), False  # too small to trust
+    return nucleus, True
+
+def nucleus_mask(img:np.ndarray,    # RGB uint8 (normalised or not)
+                 mask:np.ndarray,   # cell mask
+                 smooth:float=2.0   # Gaussian sigma before thresholding, in pixels
+                ) -> np.ndarray:
+    "Boolean nucleus mask inside the cell: `find_nucleus`'s mask (the whole cell when no nucleus was found)."
+    return find_nucleus(img, mask, smooth)[0]
 
 # %% ../nbs/03_preprocess.ipynb #c044
 def prepare_cell(img:np.ndarray,         # RGB uint8 as read by `read_cell`
@@ -185,12 +201,33 @@ def prepare_cell(img:np.ndarray,         # RGB uint8 as read by `read_cell`
     return img, mask, nucleus_mask(img, mask)
 
 # %% ../nbs/03_preprocess.ipynb #c049
-UNUSUAL = dict(sides=(300, 900),          # canvas sides (pixels) C-NMC cells come on: 450 or 600
-               min_background=0.3,        # the black fraction of the image below which there is no black background
-               min_black_border=0.95,     # the black fraction of the image's outermost pixels
-               min_cell_area=4000,        # pixels: smaller is a tiny cell (real cells: 17,000 and more)
-               lab_tolerance=(30, 30, 30), # how far (L, a, b) the cell's mean colour may be from `REFERENCE_LAB`
-               min_dominance=0.9)         # fraction of the non-black pixels the largest region must hold
+# Bounds measured on real cells, Kaggle training fold 0 (28 patients), at full resolution:
+# - cell area, 1,748 cells (every second one): 1% percentile 16,673 px, 5% 19,393, median 31,885, 99% 48,788,
+#   max 50,353. A cell shown at another magnification (or an image resized) has its area scaled by the square.
+# - edge softness (`edge_ratio`), 500 cells: min 0.44, 1% percentile 0.475, median 0.70; the same cells enlarged
+#   x1.5 by interpolation: median 0.35, 95% percentile 0.445.
+# - mean colour of the cell (Lab): L 12.6 to 30.2, a 20.2 to 34.4, b -27.0 to -13.4 (REFERENCE_LAB is 19, 28, -22).
+UNUSUAL = dict(sides=(300, 900),            # canvas sides (pixels) C-NMC cells come on: 450 or 600
+               min_background=0.6,          # black fraction of the image (real 450 px cells: 0.75 and more)
+               min_black_border=0.95,       # the black fraction of the image's outermost pixels
+               min_cell_area=17500,         # pixels: fewer is a small (or shrunk) cell; about 2% of real cells
+               max_cell_area=51000,         # pixels: more is a large (or enlarged) cell; no real cell of fold 0
+               min_edge_ratio=0.44,         # the cell's outermost ring relative to its inside (see `edge_ratio`)
+               lab_tolerance=(16, 12, 12),  # how far (L, a, b) the mean colour may be from `REFERENCE_LAB`
+               min_dominance=0.9)           # fraction of the non-black pixels the largest region must hold
+
+def edge_ratio(img:np.ndarray, # RGB uint8
+               mask:np.ndarray # the cell's mask
+              ) -> float:
+    "Median brightness of the cell's outermost pixel ring over that of a ring 2 pixels inside: low for a blurred edge."
+    brightest = img.max(axis=2)
+    kernel = np.ones((3, 3), np.uint8)
+    rings = [mask.astype(np.uint8)]
+    for _ in range(3): rings.append(cv2.erode(rings[-1], kernel))
+    outer = rings[0] > rings[1]
+    inner = rings[2] > rings[3]
+    if not outer.any() or not inner.any(): return 1.0  # too thin to tell
+    return float(np.median(brightest[outer]) / max(np.median(brightest[inner]), 1))
 
 def unusual_cell_reasons(img:np.ndarray, # RGB uint8, as read by `read_cell` at full resolution
                          thresh:int=12,  # the black level, as in `cell_mask`
@@ -215,7 +252,15 @@ def unusual_cell_reasons(img:np.ndarray, # RGB uint8, as read by `read_cell` at 
     if not len(areas): return reasons + ['no cell: the image is (nearly) black']
     largest = int(areas.max())
     if largest < limits['min_cell_area']:
-        reasons.append(f'tiny cell: {largest} pixels (C-NMC cells have about 17,000 to 50,000)')
+        reasons.append(f'small cell: {largest} pixels (C-NMC cells have about 17,500 to 50,000 at full resolution; '
+                       'a shrunk image or another magnification?)')
+    if largest > limits['max_cell_area']:
+        reasons.append(f'large cell: {largest} pixels (C-NMC cells have about 17,500 to 50,000 at full resolution; '
+                       'an enlarged image or another magnification?)')
+    softness = edge_ratio(img, bright)
+    if softness < limits['min_edge_ratio']:
+        reasons.append(f'blurred cell edge: its outer ring is {softness:.2f} as bright as its inside (C-NMC cells: '
+                       f"{limits['min_edge_ratio']} and more; an image enlarged by interpolation?)")
     if largest < limits['min_dominance'] * areas.sum():
         reasons.append(f'no single dominant cell region: the largest of {len(areas)} regions holds '
                        f'{largest / areas.sum():.0%} of the non-black pixels')
@@ -246,13 +291,24 @@ def _pixel_settings(img_size, canvas) -> str:
     versions = f'opencv={cv2.__version__}|numpy={np.__version__}'
     return f'pixels-v{PIXEL_VERSION}|size={int(img_size)}|canvas={int(canvas)}|{versions}'
 
+_DIGESTS = {}  # (path, size, mtime, ctime, inode) -> digest: each file is read once per process
+
+def file_digest(path # a file
+               ) -> str:
+    "A digest of the file's bytes (BLAKE2b, 160 bits), read once per process while the file's status is unchanged."
+    status = os.stat(path)
+    # ctime changes whenever the bytes are written, even when a copy tool puts the modification time back
+    seen = (os.path.abspath(path), status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+    if seen not in _DIGESTS:
+        if len(_DIGESTS) > 200_000: _DIGESTS.clear()
+        _DIGESTS[seen] = hashlib.blake2b(Path(path).read_bytes(), digest_size=20).hexdigest()
+    return _DIGESTS[seen]
+
 def image_key(path,         # image file
               settings:str  # everything else the cached value depends on (settings, versions, source)
              ) -> str:
-    "Cache key of one image (pixel and feature caches): changes when the file (path, size, mtime) or the settings do."
-    stat = os.stat(path)
-    text = f'{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{settings}'
-    return hashlib.sha1(text.encode()).hexdigest()
+    "Cache key of one image (pixel and feature caches): a digest of the file's bytes and the settings."
+    return hashlib.blake2b(f'{file_digest(path)}|{settings}'.encode(), digest_size=20).hexdigest()
 
 def _pixels_work(paths, img_size, canvas):
     import cv2

@@ -1,4 +1,4 @@
-"Issue 12, part A: colour as imaged, stain normalisation per patient, unique columns, cache keys, non-finite features."
+"Issue 12, part A (and 16): colour as imaged, the transductive per-patient mode, unique columns, cache keys, non-finite features."
 import os, time
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, pytest
@@ -45,18 +45,19 @@ def test_colour_follows_the_stain_not_the_normaliser(man, tmp_path):
     assert abs(a['shape_area'] - b['shape_area']) / a['shape_area'] < 0.02
 
 def test_patient_statistics_come_from_the_patients_own_cells(man):
-    X = extract_features(man, n_jobs=1, progress=False)  # default: per patient
+    X = extract_features(man, n_jobs=1, progress=False, normalize='patient')  # transductive, never the default
     pats = man.patient.tolist()
     # the same as describing the files with their patient ids, and independent of the labels
-    direct = features_from_files(man.path.tolist(), patients=pats)
+    direct = features_from_files(man.path.tolist(), normalize='patient', patients=pats)
     assert all(e is None for _, e in direct)
     assert np.allclose(pd.DataFrame([f for f, _ in direct])[FEATURE_COLUMNS].values, X.values)
     flipped = man.assign(label=man.label.map({'all': 'hem', 'hem': 'all'}), y=1 - man.y)
-    assert np.array_equal(extract_features(flipped, n_jobs=1, progress=False).values, X.values)
+    assert np.array_equal(extract_features(flipped, n_jobs=1, progress=False, normalize='patient').values, X.values)
     # a patient's cells do not depend on another patient's cells
     first = man.patient.iloc[0]
     alone = man[man.patient == first]
-    assert np.array_equal(extract_features(alone, n_jobs=1, progress=False).values, X[man.patient == first].values)
+    alone_X = extract_features(alone, n_jobs=1, progress=False, normalize='patient')
+    assert np.array_equal(alone_X.values, X[man.patient == first].values)
     # per patient differs from per cell where a patient has two or more cells
     Xc = extract_features(man, n_jobs=1, progress=False, normalize='cell')
     assert not np.allclose(X[TEXTURE].values, Xc[TEXTURE].values)
@@ -65,18 +66,18 @@ def test_missing_patient_is_its_own_group(man):
     sub = man.head(6).copy()
     assert sub.patient.value_counts().max() > 1
     no_patient = sub.assign(patient=None)
-    pd.testing.assert_frame_equal(extract_features(no_patient, n_jobs=1, progress=False),
+    pd.testing.assert_frame_equal(extract_features(no_patient, n_jobs=1, progress=False, normalize='patient'),
                                   extract_features(sub, n_jobs=1, progress=False, normalize='cell'))
     no_column = sub[['path']]
-    pd.testing.assert_frame_equal(extract_features(no_column, n_jobs=1, progress=False),
+    pd.testing.assert_frame_equal(extract_features(no_column, n_jobs=1, progress=False, normalize='patient'),
                                   extract_features(sub, n_jobs=1, progress=False, normalize='cell'))
-    single = [f for f, _ in features_from_files(sub.path.tolist())]
+    single = [f for f, _ in features_from_files(sub.path.tolist(), normalize='patient')]
     assert np.allclose(pd.DataFrame(single)[FEATURE_COLUMNS].values,
                        extract_features(sub, n_jobs=1, progress=False, normalize='cell').values)
 
 def test_patient_cache_recomputes_exactly_the_changed_patient(man, tmp_path, monkeypatch):
     cache = tmp_path/'cache'
-    X1 = extract_features(man, n_jobs=1, cache=cache, progress=False)
+    X1 = extract_features(man, n_jobs=1, cache=cache, progress=False, normalize='patient')
     assert X1.attrs['n_computed'] == len(man)
     calls = {'n': 0}
     real = F._lab_job
@@ -84,18 +85,18 @@ def test_patient_cache_recomputes_exactly_the_changed_patient(man, tmp_path, mon
         calls['n'] += len(paths)
         return real(paths, scale)
     monkeypatch.setattr(F, '_lab_job', counting)
-    X2 = extract_features(man, n_jobs=1, cache=cache, progress=False)
+    X2 = extract_features(man, n_jobs=1, cache=cache, progress=False, normalize='patient')
     assert X2.attrs['n_computed'] == 0 and calls['n'] == 0 and np.array_equal(X1.values, X2.values)
     # darken one cell: its patient's statistics change, so all of that patient's cells are described again
     p = man.path.iloc[0]
     cv2.imwrite(p, (cv2.imread(p) * 0.8).astype(np.uint8))
     os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
-    X3 = extract_features(man, n_jobs=1, cache=cache, progress=False)
+    X3 = extract_features(man, n_jobs=1, cache=cache, progress=False, normalize='patient')
     same_patient = (man.patient == man.patient.iloc[0]).to_numpy()
     assert calls['n'] == 1 and X3.attrs['n_computed'] == same_patient.sum() > 1
     assert np.array_equal(X3[~same_patient].values, X1[~same_patient].values)
     assert not np.allclose(X3[same_patient].values[1:], X1[same_patient].values[1:])  # the unchanged cells too
-    assert np.allclose(X3.values, extract_features(man, n_jobs=1, progress=False).values)
+    assert np.allclose(X3.values, extract_features(man, n_jobs=1, progress=False, normalize='patient').values)
 
 @pytest.mark.parametrize('what', ['numpy', 'cv2', 'skimage'])
 def test_library_versions_are_in_the_cache_key(man, tmp_path, monkeypatch, what):
@@ -109,7 +110,7 @@ def test_library_versions_are_in_the_cache_key(man, tmp_path, monkeypatch, what)
 def test_every_setting_is_in_the_cache_key(man, tmp_path):
     sub = man.head(4)
     cache = tmp_path/'cache'
-    for kw in (dict(), dict(normalize='cell'), dict(normalize='none'), dict(scale=0.25)):
+    for kw in (dict(normalize='patient'), dict(normalize='cell'), dict(normalize='none'), dict(scale=0.25)):
         assert extract_features(sub, n_jobs=1, cache=cache, progress=False, **kw).attrs['n_computed'] == len(sub)
         assert extract_features(sub, n_jobs=1, cache=cache, progress=False, **kw).attrs['n_computed'] == 0
 

@@ -1,8 +1,11 @@
 "Brier score, operating points, the paired patient bootstrap, grouped permutation importance."
 import numpy as np, pandas as pd, pytest
 from sklearn import metrics as skm
+import inspect
 from leukemia_nb.evaluate import (score, compare, paired_bootstrap, sensitivity_at_specificity, _from_counts,
-                                  grouped_permutation_importance, plot_reliability, plot_paired)
+                                  grouped_permutation_importance, plot_reliability, plot_paired, bootstrap_ci,
+                                  plot_metric_bars, patient_draws, patient_classes, BOOT_METRICS, _boot_values,
+                                  _loop_values)
 
 def table(models, n_patients=12, cells=15, seed=0):
     "A predictions table: `models` maps a name to the chance of each cell's call being right."
@@ -27,9 +30,30 @@ def test_paired_interval_of_a_model_against_itself_is_zero():
 def test_paired_interval_excludes_zero_when_one_model_is_clearly_better():
     t = table({'good': 0.95, 'poor': 0.6})
     r = paired_bootstrap(t, n_boot=1000).iloc[0]
-    assert (r.model_a, r.model_b) == ('good', 'poor') and r.lo > 0 and r.hi > r.lo
+    assert (r.model_a, r.model_b) == ('good', 'poor') and r.lo > 0 and r.hi > r.lo and r.separated
     same = paired_bootstrap(table({'x': 0.8, 'y': 0.8}, seed=1), n_boot=1000).iloc[0]
-    assert same.lo < 0 < same.hi   # two equally good models: the interval straddles 0
+    assert same.lo < 0 < same.hi and not same.separated   # two equally good models: the interval straddles 0
+
+def test_enough_draws_by_default():
+    for function in (bootstrap_ci, paired_bootstrap, plot_metric_bars, patient_draws):
+        assert inspect.signature(function).parameters['n_boot'].default >= 2000, function.__name__
+
+def test_every_fast_metric_matches_score_on_the_drawn_samples():
+    t = table({'a': 0.75}, n_patients=7, cells=9, seed=4)
+    y, prob = t.y.to_numpy(), t.prob.round(1).to_numpy()   # rounded: ties
+    patients, of = np.unique(t.patient, return_inverse=True)
+    draws = patient_draws(patient_classes(y, of, len(patients)), n_boot=8, seed=2)
+    for metric in BOOT_METRICS:
+        np.testing.assert_allclose(_boot_values(metric, y, prob, of, draws), _loop_values(metric, y, prob, of, draws),
+                                   atol=1e-12, err_msg=metric)
+
+def test_holm_verdicts_are_consistent_with_the_intervals():
+    r = paired_bootstrap(table({'a': 0.95, 'b': 0.9, 'c': 0.75, 'd': 0.7}, n_patients=15), n_boot=2000)
+    assert len(r) == 6 and r.separated.any() and not r.separated.all()
+    assert (r.p_holm >= r.p).all() and (r.lo_simul <= r.lo).all() and (r.hi <= r.hi_simul).all()
+    simultaneous_excludes_0 = (r.lo_simul > 0) | (r.hi_simul < 0)
+    assert (r.separated >= simultaneous_excludes_0).all()           # simultaneous interval without 0 -> separated
+    assert (~r.separated | (r.lo > 0) | (r.hi < 0)).all()            # separated -> its own interval excludes 0
 
 def test_paired_resamples_patients_not_cells():
     "A model wrong on every cell of one patient: resampling patients sees that, resampling cells would not."

@@ -71,8 +71,8 @@ def test_one_non_finite_row_costs_only_itself(quick_report, tiny_root, monkeypat
     import leukemia_nb.features as F
     cells = [str(p) for p in sorted((tiny_root/'validation_data').rglob('*.bmp'))[:3]]
     real = F.features_from_files
-    def with_inf(paths, **kw):
-        res = real(paths, **kw)
+    def with_inf(paths, *args, **kw):
+        res = real(paths, *args, **kw)
         f, e = res[1]
         return [res[0], ({**f, F.FEATURE_COLUMNS[0]: float('inf')}, None), *res[2:]]   # as if the guard missed it
     monkeypatch.setattr(F, 'features_from_files', with_inf)

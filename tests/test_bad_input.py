@@ -104,17 +104,17 @@ def test_empty_folders(tmp_path, kind):
         assert r.returncode != 0 and 'Traceback' not in r.stderr and str(root) in r.stderr, (cmd, r.stderr)
 
 def test_existing_report_is_replaced_whole_or_kept(quick_report, tiny_root, tmp_path):
-    import leukemia_nb.pipeline as P
+    import leukemia_nb.pipeline as P, leukemia_nb.report as R
     out = tmp_path/'rep'; shutil.copytree(quick_report, out)
     (out/'stale.txt').write_text('from an older run')
     before = snapshot(out)
     # a failure while the new report is being written leaves the old one untouched
-    real = P._report_md
-    P._report_md = lambda *a, **k: (_ for _ in ()).throw(RuntimeError('disk full'))
+    real = R._report_md
+    R._report_md = lambda *a, **k: (_ for _ in ()).throw(RuntimeError('disk full'))
     try:
         with pytest.raises(RuntimeError):
             P.run_pipeline(data=tiny_root, out=out, cache=quick_report.parent/'cache', quick=True, models='nb', verbose=False)
-    finally: P._report_md = real
+    finally: R._report_md = real
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.rep')]
     # a successful run replaces it whole
