@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['UnsafeOutputError', 'check_outside', 'project_dir', 'default_data_dir', 'default_runs_dir', 'atomic_path',
-           'atomic_write_text', 'atomic_write_csv', 'atomic_write_json', 'StageTimer', 'release_workers']
+           'atomic_write_text', 'atomic_write_csv', 'atomic_write_json', 'StageTimer', 'fault_point', 'release_workers']
 
 # %% ../nbs/00_core.ipynb #c004
-import os, io, json, time, tempfile, contextlib
+import os, io, sys, json, time, tempfile, contextlib
 from pathlib import Path
 import pandas as pd
 
@@ -43,8 +43,8 @@ def default_data_dir() -> Path:
 
 # %% ../nbs/00_core.ipynb #c017
 def default_runs_dir() -> Path:
-    "Where reports and caches go by default: `runs/` in the project."
-    return project_dir()/'runs'
+    "Where reports and caches go by default: `$LNB_RUNS_DIR`, else `runs/` in the project."
+    return Path(os.environ.get('LNB_RUNS_DIR') or project_dir()/'runs')
 
 # %% ../nbs/00_core.ipynb #c020
 @contextlib.contextmanager
@@ -98,20 +98,38 @@ def atomic_write_json(obj,              # anything `json.dumps` can write (other
 class StageTimer:
     "Print each pipeline stage's name and the seconds it took; keeps them in `.times`."
     def __init__(self,
-                 verbose=True  # print each stage's start and duration
+                 verbose=True,              # print each stage's start and duration
+                 clock=time.perf_counter    # where the seconds come from (a test can pass its own)
                 ):
         self.times = {}
         self.verbose = verbose
+        self.clock = clock
 
     @contextlib.contextmanager
     def __call__(self,
                  name  # the stage's name, e.g. 'features'
                 ):
         if self.verbose: print(f'▶ {name} …', flush=True)
-        start = time.perf_counter()
+        start = self.clock()
         yield
-        self.times[name] = round(time.perf_counter() - start, 2)
+        self.times[name] = round(self.clock() - start, 2)
         if self.verbose: print(f'  {name}: {self.times[name]:.1f} s', flush=True)
+
+# %% ../nbs/00_core.ipynb #f002
+_FAULT_COUNTS = {}
+
+def fault_point(name:str # the place in the code, e.g. 'feature-shard'
+               ):
+    "Kill this process (SIGKILL) when `$LNB_FAULT_AT` is `name`, or `name:k` and this is the k-th time it is reached."
+    wanted = os.environ.get('LNB_FAULT_AT')
+    if not wanted: return
+    point, _, count = wanted.partition(':')
+    if point != name: return
+    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if _FAULT_COUNTS[name] >= int(count or 1):
+        import signal
+        print(f'fault point {name} reached: killing this process (LNB_FAULT_AT)', file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 # %% ../nbs/00_core.ipynb #c034
 def release_workers():

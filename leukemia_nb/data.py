@@ -4,16 +4,71 @@
 
 # %% auto #0
 __all__ = ['LABELS', 'CLASS_NAMES', 'MANIFEST_COLUMNS', 'PREDICTION_COLUMNS', 'PROBLEM_COLUMNS', 'CSV_HEADER', 'EXPECTED_SHAPE',
-           'check_columns', 'empty_problems', 'problems_frame', 'parse_cell_name', 'is_synthetic_patient',
-           'DatasetError', 'read_prelim_labels', 'manifest_from_paths', 'scan_cnmc', 'load_cnmc', 'name_problems',
-           'summarize', 'PatientLeakError', 'assert_patient_disjoint', 'patient_split', 'cv_splits', 'bmp_header',
-           'check_image', 'audit_cnmc', 'usable', 'lnb_validate']
+           'real_material', 'real_sample', 'check_columns', 'empty_problems', 'problems_frame', 'parse_cell_name',
+           'is_synthetic_patient', 'DatasetError', 'read_prelim_labels', 'manifest_from_paths', 'scan_cnmc',
+           'load_cnmc', 'name_problems', 'summarize', 'PatientLeakError', 'assert_patient_disjoint', 'patient_split',
+           'cv_splits', 'bmp_header', 'check_image', 'audit_cnmc', 'usable', 'lnb_validate']
 
 # %% ../nbs/01_data.ipynb #c005
 import os, re, sys, struct, hashlib
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, Param
+
+# %% ../nbs/01_data.ipynb #rs02
+def _assets() -> Path:
+    "The folder of files shipped inside the package."
+    import leukemia_nb
+    return Path(leukemia_nb.__file__).parent/'assets'
+
+def _changed_files(folder:Path) -> list:
+    "Files of the shipped sample that are missing under `folder` or whose bytes differ from the shipped digests."
+    changed = []
+    for line in (_assets()/'cnmc_sample.sha256').read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        path = folder/'cnmc_sample'/name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest: changed.append(name)
+    return changed
+
+def _extract_material(target:Path):
+    "Unpack the shipped material into a new folder beside `target`, check it, then put it in place with a rename."
+    import tarfile, lzma, shutil, tempfile
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f'.{target.name}.', dir=target.parent))
+    try:
+        with tarfile.open(_assets()/'cnmc_sample.tar.xz') as archive:
+            options = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
+            archive.extractall(staging/'cnmc_sample', **options)
+        changed = _changed_files(staging)
+        if changed:
+            raise RuntimeError(f'the shipped real sample is damaged: {len(changed)} file(s) differ, e.g. {changed[0]}')
+        shutil.copy(_assets()/'cnmc_sample_expected.csv', staging/'cnmc_sample_expected.csv')
+        (staging/'cnmc_file_index.tsv').write_bytes(lzma.decompress((_assets()/'cnmc_file_index.tsv.xz').read_bytes()))
+        labels = staging/'cnmc_sample'/'C-NMC_Leukemia'/'validation_data'/'C-NMC_test_prelim_phase_data_labels.csv'
+        shutil.copy(labels, staging/labels.name)
+        if target.exists(): shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+def real_material(folder=None  # where to put it (default `$LNB_SAMPLE_DIR`, else `data/cnmc_real_sample`)
+                 ) -> Path:
+    "The real C-NMC cells shipped with leukemia_nb, extracted once and checked byte for byte (`$LNB_REAL_DATA` wins)."
+    if folder is None and os.environ.get('LNB_REAL_DATA'):
+        given = Path(os.environ['LNB_REAL_DATA']).expanduser()
+        if not (given/'cnmc_sample').is_dir():
+            raise ValueError(f'LNB_REAL_DATA={given}: no cnmc_sample/ folder in it')
+        return given
+    from leukemia_nb.core import project_dir
+    default = os.environ.get('LNB_SAMPLE_DIR') or project_dir()/'data'/'cnmc_real_sample'
+    target = Path(folder or default).expanduser()
+    if not target.exists() or _changed_files(target): _extract_material(target)
+    return target
+
+def real_sample(folder=None # as in `real_material`
+               ) -> Path:
+    "The shipped real sample as a Kaggle-layout `C-NMC_Leukemia` folder (96 cells of 31 patients), ready to load."
+    return real_material(folder)/'cnmc_sample'/'C-NMC_Leukemia'
 
 # %% ../nbs/01_data.ipynb #c008
 LABELS = {'hem': 0, 'all': 1}  # label name -> y, as in the challenge CSV

@@ -15,6 +15,7 @@ import os, hashlib, json
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, skimage
+from .core import fault_point
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 from .preprocess import (read_cell, cell_mask, crop_to_cell, normalize_stain, find_nucleus, CellImageError,
                                     lab_stats, pool_lab_stats, image_key)
@@ -539,6 +540,7 @@ def extract_features(manifest:pd.DataFrame, # rows with a `path` column (a manif
             if store is not None and len(pending_keys) >= shard:  # write as the run goes: a crash loses little
                 store.save(pending_keys, pending_values)
                 pending_keys, pending_values = [], []
+                fault_point('feature-shard')
             bar.update(len(rows))
     if store is not None: store.save(pending_keys, pending_values)
     bar.close()

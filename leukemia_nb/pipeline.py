@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, Param
 from .core import StageTimer, check_outside, atomic_write_csv, default_runs_dir, default_data_dir
-from .core import UnsafeOutputError
+from .core import UnsafeOutputError, fault_point
 from .data import load_cnmc, audit_cnmc, usable, summarize, problems_frame, DatasetError, PatientLeakError
 from .data import CLASS_NAMES
 from .synthetic import demo_dataset, is_synthetic
@@ -95,18 +95,24 @@ def cached_model(f:Path,   # the cache file of this model (its name holds the mo
                  load,     # `load(f)` reads a model
                  save,     # `save(model, f)` writes one
                  verbose,  # say whether the model came from the cache
-                 fit       # `fit()` trains the model when there is no usable cached one
+                 fit,      # `fit()` trains the model when there is no usable cached one
+                 log=None  # a dict that gets `{f.name: 'cache' | 'fitted' | 'refitted: cache unreadable'}`
                 ):
     "The model cached at `f`, or (if absent or unreadable) `fit()`'s result, saved there."
+    how = 'fitted'
     if f.exists():
         try:
             model = load(f)
             if verbose: print('  from the cache')
+            if log is not None: log[f.name] = 'cache'
             return model
         except Exception:
             if verbose: print('  cached model unreadable: retraining')
+            how = 'refitted: cache unreadable'
     model = fit()
     save(model, f)
+    if log is not None: log[f.name] = how
+    fault_point('model-saved')   # tests kill a run here (`LNB_FAULT_AT`) to check that it resumes
     return model
 
 # %% ../nbs/10_pipeline.ipynb #c035
@@ -135,6 +141,7 @@ def _classical_stage(names, manifest, train, test, final, data, cache, quick, se
         X = extract_features(manifest, n_jobs=n_jobs, cache=cache/'features', progress=verbose, data_root=data,
                              shard=64)
         state['feature_problems'] = X.attrs.get('problems', [])
+        state['cache']['features'] = dict(cached=len(X) - X.attrs['n_computed'], computed=X.attrs['n_computed'])
         if verbose:
             print(f"  {len(X) - X.attrs['n_computed']} from the cache, {X.attrs['n_computed']} computed, "
                   f"{len(state['feature_problems'])} problem(s)")
@@ -146,7 +153,7 @@ def _classical_stage(names, manifest, train, test, final, data, cache, quick, se
                 model_file = cache/'models'/f'{name}-{classical_model_key(name, train, X_train, seed, quick)}.joblib'
                 fit = lambda: fit_classifier(name, X_train, train, tune=not quick, n_jobs=n_jobs, seed=seed,
                                              provenance=provenance)
-                model = cached_model(model_file, load_model, save_model, verbose, fit)
+                model = cached_model(model_file, load_model, save_model, verbose, fit, state['cache']['models'])
                 test_predictions = predict_model(model, X.loc[test.index], test)
                 state['final_probs'][name] = model.predict_proba(X.loc[final.index])
             except Exception as error:
@@ -171,7 +178,7 @@ def _cnn_stage(train, test, final, cache, quick, seed, epochs, img_size, provena
             pixels = cache/'pixels'  # every cell decoded once, shared by training, prediction and the explorer
             fit = lambda: train_cnn(cnn_train, img_size=cnn_size, epochs=cnn_epochs, seed=seed, steps_per_epoch=steps,
                                     verbose=2 if verbose else 0, pixel_cache=pixels, provenance=provenance)
-            cnn = cached_model(model_file, load_cnn, save_cnn, verbose, fit)
+            cnn = cached_model(model_file, load_cnn, save_cnn, verbose, fit, state['cache']['models'])
             test_predictions = predict_cnn_table(cnn, cnn_test, tta=True, pixel_cache=pixels)
             final_prob = pd.Series(np.nan, index=final.index)
             if len(cnn_final):
@@ -370,7 +377,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
     train, test = challenge_split(manifest, seed=seed)
     final = manifest[manifest.split == 'final']
     provenance = dataset_provenance(train, data, synthetic)
-    state = dict(preds=[], trained={}, failures={}, final_probs={}, feature_problems=[], X=None, refitted={})
+    state = dict(preds=[], trained={}, failures={}, final_probs={}, feature_problems=[], X=None, refitted={},
+                 cache=dict(models={}))
     classical = [m for m in models if m != 'cnn']
     if classical:
         _classical_stage(classical, manifest, train, test, final, data, cache, quick, seed, n_jobs, provenance, timer,
@@ -408,7 +416,7 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                                final=final, fallback=fallback, unnumbered=unnumbered, provenance=provenance,
                                settings=settings, times=timer.times, submission_error=submission_error,
                                expected_lines=expected, expected_from=expected_from, refit=refit,
-                               refitted=state['refitted'], ood=ood,
+                               refitted=state['refitted'], ood=ood, cache_log=state['cache'],
                                contract=None if state['X'] is None else state['X'].attrs.get('contract'))
         import matplotlib.pyplot as plt
         plt.close('all')

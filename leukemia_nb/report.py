@@ -476,7 +476,8 @@ def write_report(out:Path,               # the report folder (replaced as a whol
                  refit=None,             # `_refit_stage`'s record of the models refitted for the submission
                  refitted=None,          # `{model: (model, cache file)}` of those refitted models
                  ood=None,               # `_ood_stage`'s checks of the test and final-phase cells
-                 contract=None           # the feature contract of the classical models' rows
+                 contract=None,          # the feature contract of the classical models' rows
+                 cache_log=None          # what came from the cache: `{'features': {...}, 'models': {file: how}}`
                 ) -> dict:
     "Write the report folder next to `out` and swap it in: `out` is either the old report or the complete new one."
     out = Path(out)
@@ -522,7 +523,7 @@ def write_report(out:Path,               # the report folder (replaced as a whol
                               expected_lines=expected_lines, expected_from=expected_from,
                               filled_numbers=_filled_numbers(submissions), submission_error=submission_error,
                               refit=refit),
-                   feature_contract=contract, ood=ood_summary(ood))
+                   feature_contract=contract, ood=ood_summary(ood), cache=cache_log)
         (tmp/'run.json').write_text(json.dumps(run, indent=2, default=str))
         md = _report_md(data, manifest_all, manifest, train, test, problems, evaluation, trained, failures, submissions,
                         final, fallback, unnumbered, settings, run)

@@ -3,14 +3,14 @@
 # top to bottom as nbdev_test does (skipping notest/slow/cuda cells), then nbdev_clean strips metadata, keeps outputs.
 #   bash tests/refresh_notebooks.sh                  # every notebook under nbs/
 #   bash tests/refresh_notebooks.sh nbs/07_cnn.ipynb  # some of them
-# Figures of real cells need the real sample: LNB_REAL_DATA (default ../shared/data when it exists); without it those
-# cells print a note instead. Run it after `bash tests/run.sh` has set up .venv, on an otherwise idle machine.
+# Figures of real cells use the real sample that ships with the package (`real_sample()`, extracted once under
+# data/). Run it after `bash tests/run.sh` has set up .venv, on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS="ignore::DeprecationWarning,ignore::FutureWarning"
+export TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS="ignore::DeprecationWarning,ignore::FutureWarning"
 unset MPLBACKEND   # the kernel's inline backend draws the figures into the notebook
-if [ -z "${LNB_REAL_DATA:-}" ] && [ -d ../shared/data ]; then export LNB_REAL_DATA="$(cd ../shared/data && pwd)"; fi
+unset LNB_REAL_DATA PYTHONHASHSEED
 if [ $# -gt 0 ]; then notebooks=("$@"); else mapfile -t notebooks < <(ls nbs/*.ipynb nbs/tutorials/*.ipynb); fi
 python tests/refresh_notebooks.py "${notebooks[@]}"   # executes as nbdev_test does, skipping notest/slow/cuda cells
 nbdev_clean

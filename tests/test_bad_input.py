@@ -23,6 +23,13 @@ def corpus(tiny_root, tmp_path_factory):
     yield d/'C-NMC_Leukemia', cases, snapshot(d)
     for p in [d, *d.rglob('*')]: p.chmod(p.stat().st_mode | stat.S_IWUSR)
 
+# what lnb_predict says of each file it cannot use, or must warn about (a word of its line)
+PREDICT_REASONS = {
+    'corrupt': 'not a readable image', 'truncated': 'not a readable image', 'zero-byte': 'empty file',
+    'text named .bmp': 'not a readable image', 'greyscale': 'a 8-bit BMP', 'RGBA': 'a 32-bit BMP',
+    '16-bit': 'a 16-bit BMP', 'tiny': 'no cell found', 'huge': 'image is 2400×2400 pixels',
+}
+
 def mentioned(text, path, what):
     "Whether one line of `text` names the file and the problem."
     name = Path(path).name
@@ -68,9 +75,13 @@ def test_lnb_predict_on_bad_files(corpus, quick_report, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'Traceback' not in r.stderr
     for g in good: assert str(g) in r.stdout
-    for k in ('corrupt', 'truncated', 'zero-byte', 'text named .bmp', 'greyscale', 'RGBA', '16-bit', 'tiny'):
-        assert str(cases[k]) in r.stderr, f'{k} gets no line'
-    assert 'empty_folder' in r.stderr and 'nope.bmp' in r.stderr
+    # a file that cannot be used: one line on stderr naming the file AND why
+    for case, reason in PREDICT_REASONS.items():
+        assert mentioned(r.stderr, cases[case], reason), f'{case}: {cases[case].name} not named with /{reason}/'
+    # lnb_predict reads pixels, not names: a badly named or misfiled cell is still predicted
+    for case in ('unparseable name', 'contradictory name', 'all-named cell in hem/'):
+        assert any(line.startswith(str(cases[case])) and 'rf=' in line for line in r.stdout.splitlines()), case
+    assert mentioned(r.stderr, 'empty_folder', 'no images') and mentioned(r.stderr, 'nope.bmp', 'missing')
     p = pd.read_csv(tmp_path/'p.csv')
     assert {str(g) for g in good} <= set(p.path)
     assert snapshot(root.parent) == before
@@ -106,6 +117,7 @@ def test_empty_folders(tmp_path, kind):
 def test_existing_report_is_replaced_whole_or_kept(quick_report, tiny_root, tmp_path):
     import leukemia_nb.pipeline as P, leukemia_nb.report as R
     out = tmp_path/'rep'; shutil.copytree(quick_report, out)
+    cache = tmp_path/'cache'; shutil.copytree(quick_report.parent/'cache', cache)   # the session's cache stays as it is
     (out/'stale.txt').write_text('from an older run')
     before = snapshot(out)
     # a failure while the new report is being written leaves the old one untouched
@@ -113,10 +125,10 @@ def test_existing_report_is_replaced_whole_or_kept(quick_report, tiny_root, tmp_
     R._report_md = lambda *a, **k: (_ for _ in ()).throw(RuntimeError('disk full'))
     try:
         with pytest.raises(RuntimeError):
-            P.run_pipeline(data=tiny_root, out=out, cache=quick_report.parent/'cache', quick=True, models='nb', verbose=False)
+            P.run_pipeline(data=tiny_root, out=out, cache=cache, quick=True, models='nb', verbose=False)
     finally: R._report_md = real
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.rep')]
     # a successful run replaces it whole
-    P.run_pipeline(data=tiny_root, out=out, cache=quick_report.parent/'cache', quick=True, models='nb', verbose=False)
+    P.run_pipeline(data=tiny_root, out=out, cache=cache, quick=True, models='nb', verbose=False)
     assert not (out/'stale.txt').exists() and (out/'report.md').exists()

@@ -4,6 +4,7 @@ backend and loading on another."""
 import os, sys, json, subprocess, importlib.util
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, cv2
+from conftest import skip_or_fail
 import keras
 from leukemia_nb import cnn as C, preprocess as P
 
@@ -168,8 +169,8 @@ def test_train_cnn_end_to_end(tiny_root, tmp_path):
     assert back.provenance == {'synthetic': True} and back.policy == 'float32'
     assert np.abs(C.predict_cnn(back, test) - prob).max() < 1e-5
 
-@pytest.mark.skipif(importlib.util.find_spec(OTHER) is None, reason=f'the {OTHER} backend is not installed')
 def test_saved_on_one_backend_loads_on_the_other(tmp_path):
+    if importlib.util.find_spec(OTHER) is None: skip_or_fail(f'the {OTHER} backend is not installed')
     x, y, _ = blob_cells(16, seed=5)
     keras.utils.set_random_seed(1)
     model = C.build_cnn(64)

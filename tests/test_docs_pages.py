@@ -3,6 +3,7 @@ open the home, evaluation, CNN and explorer pages in Chromium, and check that ea
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
+from conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = '/usr/bin/chromium'
@@ -48,9 +49,9 @@ def html_pages(tmp_path_factory):
 
 def test_pages_show_their_figures_in_chromium(html_pages):
     if not Path(CHROMIUM).exists():
-        if os.environ.get('CI'): pytest.fail('Debian chromium is missing: .ci/run must install it')
-        pytest.skip('Debian chromium is not installed (apt-get install chromium)')
-    pytest.importorskip('playwright')
+        skip_or_fail('Debian chromium is not installed (apt-get install chromium; .ci/run installs it)')
+    try: import playwright  # noqa: F401
+    except ImportError: skip_or_fail('playwright is not installed (pip install -e ".[dev]")')
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,

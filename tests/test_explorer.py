@@ -5,8 +5,9 @@ import numpy as np, pandas as pd, pytest
 from leukemia_nb.explorer import MisclassificationExplorer, thumbnail
 from leukemia_nb.data import PREDICTION_COLUMNS
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def ex_full(quick_report):
+    "A fresh explorer for each test: every test sets widgets, so none may inherit another's state."
     return MisclassificationExplorer.from_run(quick_report, page_size=6)
 
 def captions(ex): return [box.children[1].description for box in ex.gallery.children]

@@ -1,10 +1,11 @@
 "The explorer in a real browser: Voilà serves the app notebook on localhost, headless Chromium (Playwright) uses it."
-import os, shutil, socket, subprocess, sys, time, urllib.request
+import os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import pytest
+from conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT/'test_artifacts'
+ARTIFACTS = Path(os.environ.get('LNB_ARTIFACTS') or Path(tempfile.gettempdir())/'lnb_artifacts')  # never in the checkout
 CHROMIUM = '/usr/bin/chromium'
 APP = ROOT/'nbs'/'tutorials'/'explorer_app.ipynb'
 
@@ -15,9 +16,9 @@ def _free_port():
 @pytest.fixture
 def voila_url(quick_report, tmp_path):
     if not Path(CHROMIUM).exists():
-        if os.environ.get('CI'): pytest.fail('Debian chromium is missing: .ci/run must install it')
-        pytest.skip('Debian chromium is not installed (apt-get install chromium)')
-    pytest.importorskip('playwright')
+        skip_or_fail('Debian chromium is not installed (apt-get install chromium; .ci/run installs it)')
+    try: import playwright  # noqa: F401
+    except ImportError: skip_or_fail('playwright is not installed (pip install -e ".[dev]")')
     port = _free_port()
     env = dict(os.environ, LNB_RUN_DIR=str(quick_report), LNB_PAGE_SIZE='8', TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
     log = open(tmp_path/'voila.log', 'w')

@@ -10,14 +10,10 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 def run(cmd, *args, timeout=900):
     return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV)
 
-@pytest.fixture(scope='module')
-def quick_run(tiny_root, tmp_path_factory):
-    d = tmp_path_factory.mktemp('run')
-    before = snapshot(tiny_root)
-    r = run('lnb_run', '--data', tiny_root, '--out', d/'report', '--cache', d/'cache', '--quick')
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert snapshot(tiny_root) == before, 'lnb_run changed the data folder'
-    return d, r
+@pytest.fixture
+def quick_run(quick_report):
+    "The session's quick report (see conftest) and what lnb_run printed while making it."
+    return quick_report.parent, subprocess.CompletedProcess([], 0, (quick_report.parent/'run_output.txt').read_text(), '')
 
 def test_report_folder(quick_run):
     d, r = quick_run
@@ -41,13 +37,16 @@ def test_report_folder(quick_run):
         assert stage in run_json['times_s'] and f'{stage}:' in r.stdout
     assert 'report:' in r.stdout  # the report's own time is printed, not recorded inside it
 
-def test_second_run_reuses_cache_and_replaces_report(quick_run, tiny_root):
-    d, _ = quick_run
+def test_second_run_reuses_cache_and_replaces_report(quick_report, tiny_root, tmp_path):
+    d = tmp_path
+    shutil.copytree(quick_report, d/'report')
+    shutil.copytree(quick_report.parent/'cache', d/'cache')
     first = pd.read_csv(d/'report'/'metrics.csv', index_col=0)
     r = run('lnb_run', '--data', tiny_root, '--out', d/'report', '--cache', d/'cache', '--quick')
     assert r.returncode == 0, r.stderr[-2000:]
-    # every stage read from the cache (said on stdout; no wall-clock limits on a shared machine)
-    assert ' 0 computed' in r.stdout and r.stdout.count('  from the cache') == 5, r.stdout[-3000:]
+    cache = json.loads((d/'report'/'run.json').read_text())['cache']   # what came from the cache, as the run recorded it
+    assert cache['features']['computed'] == 0 and set(cache['models'].values()) == {'cache'}, cache
+    assert len(cache['models']) == 5
     pd.testing.assert_frame_equal(first, pd.read_csv(d/'report'/'metrics.csv', index_col=0))
     assert not [p for p in d.iterdir() if p.name.startswith('.report')], 'temporary report folders left behind'
 
@@ -93,9 +92,9 @@ def test_lnb_run_on_real_sample(real_data, tmp_path):
 
 def test_real_data_run_never_generates_the_demo(tiny_root, tmp_path):
     # without --out the report goes to runs/<data folder name>; choosing that name must not build the synthetic demo
-    env = dict(ENV, LNB_DEMO_DIR=str(tmp_path/'demo'))
+    env = dict(ENV, LNB_DEMO_DIR=str(tmp_path/'demo'), LNB_RUNS_DIR=str(tmp_path/'runs'))   # never the project's runs/
     r = subprocess.run([str(BIN/'lnb_run'), '--data', str(tiny_root), '--cache', str(tmp_path/'cache'), '--quick', '--models', 'nb'],
                        capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert not (tmp_path/'demo').exists()
-    assert 'runs/C-NMC_Leukemia/report.md' in r.stdout
+    assert str(tmp_path/'runs'/'C-NMC_Leukemia'/'report.md') in r.stdout
