@@ -18,6 +18,8 @@ py_versions = '3.10 3.11 3.12'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+course_requirements = shlex.split(cfg.get('course_requirements', ''))   # what the notebooks import: JupyterLab, nbdev
+colab_requirements = shlex.split(cfg.get('colab_requirements', ''))     # the tutorial on Colab: kagglehub for the real data
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -34,7 +36,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['assets/*']},   # the real C-NMC sample (CC BY 3.0), its digests and licence
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'course': course_requirements, 'colab': colab_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

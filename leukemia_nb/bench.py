@@ -40,7 +40,7 @@ def bench_features(paths:list,          # image files (the same list for every m
                    n_naive:int=40,      # images for the (slow) naive baseline
                    n_jobs:int=-1        # workers for the extractor
                   ) -> dict:
-    "Images/second of the extractor (all cores), the naive baseline (one core) and bare `cv2.imread` (one core)."
+    "Images/second of the extractor (`n_jobs` workers), the naive baseline and bare `cv2.imread` (one core each)."
     import cv2
     from leukemia_nb.features import extract_features
     man = pd.DataFrame({'path': list(map(str, paths))})
@@ -112,7 +112,9 @@ def run_bench(data:str=None,        # dataset folder (default: the synthetic dem
     print(f'lnb_bench on {platform.node()} ({os.cpu_count()} CPUs), {len(paths)} images ({distinct} distinct) '
           f'from {data}')
     result = bench_features(paths, n_naive=n_naive, n_jobs=n_jobs)
-    print(f"  feature extractor (all cores):  {result['extractor_img_s']:8.1f} images/s")
+    workers = 'all cores' if n_jobs == -1 else f'{n_jobs} worker{"s" * (n_jobs != 1)}'
+    label = f'feature extractor ({workers}):'
+    print(f"  {label:<32}{result['extractor_img_s']:8.1f} images/s")
     n_naive_used = min(n_naive, len(paths))
     print(f"  naive skimage loop (one core):  {result['naive_img_s']:8.1f} images/s   (on {n_naive_used} images)")
     print(f"  bare cv2.imread (one core):     {result['imread_img_s']:8.1f} images/s")

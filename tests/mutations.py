@@ -25,32 +25,47 @@ MUTATIONS = {  # name -> (file, what the code says, what the mutant says, notebo
 }
 
 def mutate(name, workdir:Path) -> Path:
-    "A copy of the package with the mutation applied; `ValueError` if the code to mutate is not found."
-    target = workdir/'leukemia_nb'
-    shutil.copytree(ROOT/'leukemia_nb', target)
+    """A copy of the checkout (package and notebooks, the source of truth) with the mutation applied to both;
+    `ValueError` if the code to mutate is not found."""
+    import json
+    copy = workdir/'repo'
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', '__pycache__', '_proc'))
     file, edits, _ = MUTATIONS[name]
-    source = (target/file).read_text()
+    source = (copy/'leukemia_nb'/file).read_text()
     for old, new in edits:
         if old not in source: raise ValueError(f'{name}: {old!r} not found in {file}: update tests/mutations.py')
         source = source.replace(old, new)
-    (target/file).write_text(source)
-    return workdir
+    (copy/'leukemia_nb'/file).write_text(source)
+    for notebook in (copy/'nbs').glob('*.ipynb'):      # the same edit in the notebook that exports the file
+        cells = json.loads(notebook.read_text())
+        changed = False
+        for cell in cells['cells']:
+            text = ''.join(cell['source'])
+            for old, new in edits:
+                if old in text: text, changed = text.replace(old, new), True
+            lines = text.split('\n')
+            cell['source'] = [line + '\n' for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+        if changed: notebook.write_text(json.dumps(cells, indent=1, ensure_ascii=False) + '\n')
+    return copy
 
 def run(name) -> list:
     "The tests (pytest ids and notebooks) that fail with the mutation in place."
     with tempfile.TemporaryDirectory() as scratch:
-        workdir = mutate(name, Path(scratch))
-        env = dict(os.environ, PYTHONPATH=f'{workdir}:{os.environ.get("PYTHONPATH", "")}', CI='true',
-                   LNB_RUNS_DIR=f'{scratch}/runs', LNB_DEMO_DIR=f'{scratch}/demo', LNB_SAMPLE_DIR=f'{scratch}/sample',
-                   PYTHONDONTWRITEBYTECODE='1', MPLBACKEND='Agg', TF_CPP_MIN_LOG_LEVEL='3')
+        copy = mutate(name, Path(scratch))
+        env = dict(os.environ, PYTHONPATH=str(copy), CI='true', LNB_RUNS_DIR=f'{scratch}/runs',
+                   LNB_DEMO_DIR=f'{scratch}/demo', LNB_SAMPLE_DIR=f'{scratch}/sample', PYTHONDONTWRITEBYTECODE='1',
+                   MPLBACKEND='Agg', TF_CPP_MIN_LOG_LEVEL='3')
         failed = []
-        for notebook in MUTATIONS[name][2]:
+        for notebook in MUTATIONS[name][2]:   # run in the copy: its notebooks define the mutated code themselves
             done = subprocess.run([str(Path(sys.executable).parent/'nbdev_test'), '--path', f'nbs/{notebook}.ipynb',
-                                   '--n_workers', '0'], cwd=ROOT, env=env, capture_output=True, text=True)
+                                   '--n_workers', '0'], cwd=copy, env=env, capture_output=True, text=True)
             if done.returncode != 0: failed.append(f'nbs/{notebook}.ipynb')
         done = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-rf', '-p', 'no:cacheprovider', '-p', 'no:warnings',
-                               'tests', '--deselect', 'tests/test_explorer_browser.py'], cwd=ROOT, env=env,
+                               'tests', '--deselect', 'tests/test_explorer_browser.py'], cwd=copy, env=env,
                               capture_output=True, text=True)
+        check = subprocess.run([sys.executable, '-c', 'import leukemia_nb; print(leukemia_nb.__file__)'], cwd=copy,
+                               env=env, capture_output=True, text=True).stdout.strip()
+        assert check.startswith(str(copy)), f'the tests imported {check}, not the mutated copy'
         failed += re.findall(r'^FAILED (\S+)', done.stdout, re.M) + re.findall(r'^ERROR (\S+)', done.stdout, re.M)
         return failed
 

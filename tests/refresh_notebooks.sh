@@ -14,3 +14,7 @@ unset LNB_REAL_DATA PYTHONHASHSEED
 if [ $# -gt 0 ]; then notebooks=("$@"); else mapfile -t notebooks < <(ls nbs/*.ipynb nbs/tutorials/*.ipynb); fi
 python tests/refresh_notebooks.py "${notebooks[@]}"   # executes as nbdev_test does, skipping notest/slow/cuda cells
 nbdev_clean
+# the explorer screenshot of the docs (README, tutorial, 08_explorer) is taken by the browser test itself
+if [ $# -eq 0 ] || [[ " $* " == *"08_explorer"* ]]; then
+  MPLBACKEND=Agg LNB_UPDATE_SCREENSHOT=1 python -m pytest -q -p no:cacheprovider tests/test_explorer_browser.py
+fi

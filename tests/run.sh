@@ -34,6 +34,10 @@ for notebook in nbs/*.ipynb nbs/tutorials/*.ipynb; do
   nbdev_test --path "$notebook" --n_workers 0
 done
 
+echo "== the tutorial in real-data mode, on the real cells that ship with the package (as on Colab, without download)"
+sample=$(python -c "from leukemia_nb.data import real_sample; print(real_sample())")
+LNB_TUTORIAL_REAL=1 LNB_DATA="$sample" nbdev_test --path nbs/tutorials/tutorial.ipynb --n_workers 0
+
 echo "== docs: nbdev's notebook processing over every notebook (what nbdev_docs runs before Quarto), in a copy"
 mkdir -p "$SCRATCH/docs" && cp -r nbs settings.ini "$SCRATCH/docs/"
 (cd "$SCRATCH/docs" && nbdev_proc_nbs --n_workers 0 >/dev/null)   # serial, like nbdev_test: no process pool

@@ -71,3 +71,5 @@ def test_explorer_in_chromium(voila_url):
         finally:
             browser.close()
     assert (ARTIFACTS/'explorer.png').stat().st_size > 10_000
+    if os.environ.get('LNB_UPDATE_SCREENSHOT'):   # tests/refresh_notebooks.sh: the docs' screenshot comes from here
+        shutil.copy(ARTIFACTS/'explorer.png', ROOT/'nbs'/'images'/'explorer.png')
