@@ -20,6 +20,7 @@ MUTATIONS = {  # name -> (file, what the code says, what the mutant says, notebo
                                 '    return np.asarray(probs[0], np.float64)')], ['07_cnn']),
     'class balancing': ('cnn.py', [("    return (len(y) / (2 * np.maximum(counts, 1)))[y].astype('float32')",
                                     "    return np.ones(len(y), 'float32')")], ['07_cnn']),
+    'early stopping restore': ('cnn.py', [('restore_best_weights=True', 'restore_best_weights=False')], ['07_cnn']),
     'class balancing (classical)': ('classical.py', [("class_weight='balanced_subsample'", 'class_weight=None'),
                                                      ("class_weight='balanced'", 'class_weight=None')], ['05_classical']),
 }

@@ -62,8 +62,9 @@ def test_returns_the_best_validation_epoch_not_the_last(tmp_path):
     cnn = C.train_cnn(train, valid, img_size=64, canvas=64, epochs=10, batch_size=16, learning_rate=3e-3,
                       patience=2, verbose=0, n_jobs=1, seed=0, checkpoint=tmp_path/'best.keras')
     history = cnn.history['val_auc']
-    assert int(np.argmax(history)) < len(history) - 1, history     # the last epoch is not the best one here
-    assert history[-1] < max(history), history
+    # the best epoch (the first with the highest validation AUC: ties keep the earlier one) is not the last; training
+    # went on after it, so the last epoch's weights differ from the best's and only a restore brings the best back
+    assert int(np.argmax(history)) < len(history) - 1, history
     pixels, ok = C.PixelCache(None, 64, 64).get(valid.path.tolist(), n_jobs=1)
     best = keras.models.load_model(tmp_path/'best.keras', compile=False)
     np.testing.assert_allclose(cnn.model.predict(pixels[ok], verbose=0), best.predict(pixels[ok], verbose=0),
