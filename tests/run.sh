@@ -16,6 +16,7 @@ SCRATCH=$(mktemp -d -t lnb-tests-XXXXXX)
 trap 'rm -rf "$SCRATCH"' EXIT
 export LNB_DEMO_DIR="$SCRATCH/demo" LNB_RUNS_DIR="$SCRATCH/runs" LNB_SAMPLE_DIR="$SCRATCH/real_sample"
 export LNB_ARTIFACTS="${LNB_ARTIFACTS:-$SCRATCH/artifacts}"
+export HYPOTHESIS_STORAGE_DIRECTORY="$SCRATCH/hypothesis"   # its example and constants caches, out of the checkout
 
 echo "== notebooks and package in sync (nbdev_export leaves no diff)"
 nbdev_export
