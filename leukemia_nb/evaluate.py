@@ -30,17 +30,22 @@ def challenge_split(manifest:pd.DataFrame, # a (usable) manifest
     return train, test
 
 # %% ../nbs/06_evaluate.ipynb #c008
+def _allowed_points(y_true, prob, specificity:float) -> tuple:
+    "`(sensitivities, thresholds)` of the ROC points whose specificity is at least `specificity`; None for one class."
+    y = np.asarray(y_true, dtype=int)
+    if len(np.unique(y)) < 2: return None
+    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(y, np.asarray(prob, dtype=float),
+                                                                       drop_intermediate=False)
+    allowed = false_positive_rate <= 1 - specificity + 1e-12   # thresholds fall as the rate rises
+    return true_positive_rate[allowed], thresholds[allowed]
+
 def sensitivity_at_specificity(y_true,                # true y (1 = all, 0 = hem)
                                prob,                  # predicted P(all)
                                specificity:float=0.9  # the specificity the operating point must reach at least
                               ) -> float:
     "The highest sensitivity of any threshold whose specificity is at least `specificity` (from the ROC curve)."
-    y = np.asarray(y_true, dtype=int)
-    prob = np.asarray(prob, dtype=float)
-    if len(np.unique(y)) < 2: return np.nan
-    false_positive_rate, true_positive_rate, _ = skm.roc_curve(y, prob, drop_intermediate=False)
-    allowed = false_positive_rate <= 1 - specificity + 1e-12
-    return float(true_positive_rate[allowed].max())
+    points = _allowed_points(y_true, prob, specificity)
+    return np.nan if points is None else float(points[0].max())
 
 # %% ../nbs/06_evaluate.ipynb #e602
 def threshold_at_specificity(y_true,                # true y of the validation cells (1 = all, 0 = hem)
@@ -48,12 +53,8 @@ def threshold_at_specificity(y_true,                # true y of the validation c
                              specificity:float=0.9  # the specificity the threshold must reach on these cells
                             ) -> float:
     "The lowest threshold on P(all) whose specificity on these cells is at least `specificity` (`inf`: none is)."
-    y = np.asarray(y_true, dtype=int)
-    prob = np.asarray(prob, dtype=float)
-    if len(np.unique(y)) < 2: return np.nan
-    false_positive_rate, _, thresholds = skm.roc_curve(y, prob, drop_intermediate=False)
-    allowed = np.flatnonzero(false_positive_rate <= 1 - specificity + 1e-12)
-    return float(thresholds[allowed[-1]])   # thresholds fall as the rate rises: the last allowed is the lowest
+    points = _allowed_points(y_true, prob, specificity)
+    return np.nan if points is None else float(points[1][-1])   # the last allowed point has the lowest threshold
 
 def sensitivity_at_threshold(y_true,          # true y of the test cells (1 = all, 0 = hem)
                              prob,            # their predicted P(all)
