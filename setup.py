@@ -20,6 +20,7 @@ requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 course_requirements = shlex.split(cfg.get('course_requirements', ''))   # what the notebooks import: JupyterLab, nbdev
 colab_requirements = shlex.split(cfg.get('colab_requirements', ''))     # the tutorial on Colab: kagglehub for the real data
+dask_requirements = shlex.split(cfg.get('dask_requirements', ''))       # lnb_run --backend dask: runs on a Dask cluster
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -36,7 +37,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['assets/*']},   # the real C-NMC sample (CC BY 3.0), its digests and licence
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'course': course_requirements, 'colab': colab_requirements},
+    extras_require={'dev': dev_requirements, 'course': course_requirements, 'colab': colab_requirements,
+                    'dask': dask_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

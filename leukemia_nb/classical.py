@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODEL_VERSION', 'CLASSIFIERS', 'BALANCING', 'PARAM_GRIDS', 'PatientCalibrated', 'make_classifier', 'adapt_grid',
            'dataset_provenance', 'FeatureSchemaError', 'FeatureDistance', 'column_shift', 'TrainedModel',
-           'fit_classifier', 'predictions_table', 'predict_model', 'save_model', 'load_model']
+           'fit_classifier', 'selection_rule', 'predictions_table', 'predict_model', 'save_model', 'load_model']
 
 # %% ../nbs/05_classical.ipynb #c004
 import warnings, json, time, sys, os, hashlib
@@ -332,6 +332,18 @@ def fit_classifier(name:str,                 # 'rf', 'knn', 'svm' or 'nb'
                         round(time.perf_counter() - started, 2), provenance=provenance, dropped=dropped,
                         contract=contract if contract is not None else X.attrs.get('contract'),
                         distance=FeatureDistance().fit(X.to_numpy(dtype=float), groups))
+
+# %% ../nbs/05_classical.ipynb #sr02
+def selection_rule(model:TrainedModel  # from `fit_classifier` (or `load_model`)
+                  ) -> str:
+    "How the model chose its settings, in one sentence: every choice made inside its training patients."
+    calibration = ('sigmoid calibration on internal patient-grouped folds of the training patients (unweighted '
+                   'cells)')
+    if model.cv_score is None:
+        return (f'defaults without tuning (quick mode); {calibration}; fitted on all '
+                f'{len(model.train_patients)} training patients')
+    return (f'grid search of PARAM_GRIDS[{model.name!r}] by weighted F1 over patient-grouped folds of the training '
+            f'patients, then refitted on all {len(model.train_patients)} of them; {calibration}')
 
 # %% ../nbs/05_classical.ipynb #c013
 def predictions_table(model:str,               # model name for the `model` column

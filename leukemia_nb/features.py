@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['FEATURE_VERSION', 'NORMALIZE_MODES', 'TRANSDUCTIVE_MODES', 'DEFAULT_NORMALIZE', 'N_FOURIER', 'N_RINGS',
-           'GLCM_DISTANCES', 'GLCM_ANGLES', 'GLCM_PROPS', 'GLCM_LEVELS', 'LBP_P', 'LBP_R', 'REDUNDANT',
-           'FEATURE_COLUMNS', 'halve', 'shape_features', 'glcm_matrix', 'glcm_features', 'lbp_features',
-           'color_features', 'nucleus_features', 'spatial_features', 'glcm_decay', 'cell_features', 'cell_lab_stats',
+           'GLCM_DISTANCES', 'GLCM_ANGLES', 'GLCM_PROPS', 'GLCM_LEVELS', 'LBP_P', 'LBP_R', 'OPTIONAL_FAMILIES',
+           'HED_PERCENTILES', 'HED_SIGMA', 'REDUNDANT', 'FEATURE_COLUMNS', 'OPTIONAL_COLUMNS', 'halve',
+           'shape_features', 'glcm_matrix', 'glcm_features', 'lbp_features', 'color_features', 'nucleus_features',
+           'spatial_features', 'glcm_decay', 'hed_features', 'cell_features', 'feature_columns', 'cell_lab_stats',
            'features_from_files', 'features_from_file', 'library_versions', 'FeatureCache', 'extract_features',
            'ContractError', 'FeatureContract', 'check_contract']
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, skimage
 from .core import fault_point
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
+from skimage.color import rgb2hed
 from .preprocess import (read_cell, cell_mask, crop_to_cell, normalize_stain, find_nucleus, CellImageError,
                                     lab_stats, pool_lab_stats, image_key)
 
@@ -32,6 +34,9 @@ GLCM_ANGLES = (0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
 GLCM_PROPS = ('contrast', 'dissimilarity', 'homogeneity', 'energy', 'correlation')  # ASM is energy squared
 GLCM_LEVELS = 32                               # grey levels the cell is quantised to (level 0: the background)
 LBP_P, LBP_R = 8, 1                            # local binary patterns: 8 neighbours at radius 1
+OPTIONAL_FAMILIES = ('hed',)                   # families a contract may add to the default columns (`extra`)
+HED_PERCENTILES = (10, 90)                     # percentiles of the H and E densities within the cell
+HED_SIGMA = 1.0                                # granularity of H: band between Gaussian sigmas 1 and 2 (pixels)
 
 # %% ../nbs/04_features.ipynb #c009i
 def _halve_axis(img:np.ndarray, axis:int) -> np.ndarray:
@@ -208,6 +213,35 @@ def glcm_decay(glcm:dict # statistics of one cell from `glcm_features`
     return dict(glcm_contrast_decay=(glcm['contrast_d4'] + 1e-3) / (glcm['contrast_d1'] + 1e-3),
                 glcm_correlation_decay=glcm['correlation_d1'] - glcm['correlation_d4'])
 
+# %% ../nbs/04_features.ipynb #h002
+def _masked_blur(values:np.ndarray, weight:np.ndarray, sigma:float) -> np.ndarray:
+    "Gaussian smoothing over the pixels where `weight` is 1 only (normalised convolution: the background stays out)."
+    blurred = cv2.GaussianBlur(values * weight, (0, 0), sigma)
+    return blurred / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+
+def hed_features(img:np.ndarray,  # RGB uint8 as imaged: the cut-out cell on a black background
+                 mask:np.ndarray, # cell mask
+                 nuc:np.ndarray   # nucleus mask (the whole cell when no nucleus was split off)
+                ) -> dict:
+    "Haematoxylin (H) and eosin (E) densities inside the cell, unmixed by `rgb2hed`: levels, spread, contrast, grain."
+    hed = rgb2hed(img)
+    h, e = hed[..., 0], hed[..., 1]  # the third channel, DAB, is a stain these slides do not carry
+    features = {}
+    for name, density in (('h', h), ('e', e)):
+        inside = density[mask]
+        features.update({f'{name}_mean': inside.mean(), f'{name}_std': inside.std()})
+        percentiles = np.percentile(inside, HED_PERCENTILES)
+        features.update({f'{name}_p{q}': value for q, value in zip(HED_PERCENTILES, percentiles)})
+    features['he_log_ratio'] = np.log((features['h_mean'] + 1e-6) / (features['e_mean'] + 1e-6))
+    cytoplasm = mask & ~nuc
+    features['h_nuc_contrast'] = h[nuc].mean() - h[cytoplasm].mean() if cytoplasm.any() else 0.
+    varies = features['h_std'] > 0 and features['e_std'] > 0
+    features['he_corr'] = np.corrcoef(h[mask], e[mask])[0, 1] if varies else 0.
+    weight = mask.astype(np.float64)
+    band = _masked_blur(h, weight, HED_SIGMA) - _masked_blur(h, weight, 2 * HED_SIGMA)
+    features['h_granularity'] = band[mask].std()
+    return features
+
 # %% ../nbs/04_features.ipynb #c035
 def _normalize_mode(normalize) -> str:
     "'patient', 'cell' or 'none' from a mode or the old booleans (True: 'cell', False: 'none')."
@@ -215,6 +249,15 @@ def _normalize_mode(normalize) -> str:
     if normalize is False or normalize is None: return 'none'
     if normalize in NORMALIZE_MODES: return normalize
     raise ValueError(f'normalize={normalize!r}: expected one of {", ".join(NORMALIZE_MODES)} (or True/False)')
+
+def _extra_families(extra) -> tuple:
+    "The optional families asked for, in `OPTIONAL_FAMILIES` order: `()` from None or `()`, `('hed',)` from 'hed'."
+    asked = (extra,) if isinstance(extra, str) else tuple(extra or ())
+    unknown = [family for family in asked if family not in OPTIONAL_FAMILIES]
+    if unknown:
+        optional = ', '.join(OPTIONAL_FAMILIES)
+        raise ValueError(f'extra={extra!r}: no feature family {unknown[0]!r} (the optional ones: {optional})')
+    return tuple(family for family in OPTIONAL_FAMILIES if family in asked)
 
 def _cell_crop(img, scale=0.5, img_scale=1.0):
     "`(crop, mask)`: the cell cut out at the image's resolution, then brought to the working scale; background 0."
@@ -224,8 +267,8 @@ def _cell_crop(img, scale=0.5, img_scale=1.0):
         crop = cv2.resize(crop, None, fx=scale / img_scale, fy=scale / img_scale, interpolation=cv2.INTER_AREA)
     return crop_to_cell(crop, cell_mask(crop, min_area=max(20, int(200 * scale ** 2))))
 
-def _cell_parts(img, normalize=DEFAULT_NORMALIZE, scale=0.5, img_scale=1.0, stats=None):
-    "Every feature of one cell except the GLCM statistics, and the cell's GLCM."
+def _cell_parts(img, normalize=DEFAULT_NORMALIZE, scale=0.5, img_scale=1.0, stats=None, extra=()):
+    "`(features, glcm, optional)`: the default features but the GLCM statistics, the cell's GLCM, the `extra` families."
     mode = _normalize_mode(normalize)
     crop, crop_mask = _cell_crop(img, scale, img_scale)
     features = {f'shape_{k}': v for k, v in shape_features(crop_mask, scale).items()}
@@ -241,7 +284,8 @@ def _cell_parts(img, normalize=DEFAULT_NORMALIZE, scale=0.5, img_scale=1.0, stat
                 'spatial': spatial_features(grey, crop_mask, texture)}
     for family, values in families.items():
         features.update({f'{family}_{k}': v for k, v in values.items()})
-    return features, glcm_matrix(texture, crop_mask)
+    optional = {f'hed_{k}': v for k, v in hed_features(crop, crop_mask, nucleus).items()} if 'hed' in extra else {}
+    return features, glcm_matrix(texture, crop_mask), optional
 
 # Columns left out because another column carries them (|r| ≥ 0.99 over real cells of fold 0 or of the sample):
 # R's mean is Lab L's (r 0.990), V's mean is B's (0.998, V = max(R, G, B) and B is the brightest channel here), and
@@ -249,12 +293,12 @@ def _cell_parts(img, normalize=DEFAULT_NORMALIZE, scale=0.5, img_scale=1.0, stat
 REDUNDANT = ('color_rgb_r_mean', 'color_hsv_v_mean') + tuple(f'glcm_{prop}_d2' for prop in GLCM_PROPS)
 
 def _finish(parts:list) -> list:
-    "Add the batched GLCM statistics to each cell's features."
-    glcm_stats = glcm_features([glcm for _, glcm in parts]) if parts else []
+    "Add the batched GLCM statistics to each cell's features, and the optional families after them."
+    glcm_stats = glcm_features([glcm for _, glcm, _ in parts]) if parts else []
     out = []
-    for (features, _), glcm in zip(parts, glcm_stats):
+    for (features, _, optional), glcm in zip(parts, glcm_stats):
         features = dict(features, **{f'glcm_{k}': v for k, v in glcm.items()},
-                        **{f'spatial_{k}': v for k, v in glcm_decay(glcm).items()})
+                        **{f'spatial_{k}': v for k, v in glcm_decay(glcm).items()}, **optional)
         out.append({k: float(v) for k, v in features.items() if k not in REDUNDANT})
     return out
 
@@ -262,21 +306,28 @@ def cell_features(img:np.ndarray,          # RGB uint8, as read by `read_cell`
                   normalize=DEFAULT_NORMALIZE, # stain normalisation: 'none', 'cell', or 'patient' (transductive)
                   scale:float=0.5,         # working scale relative to the original image
                   img_scale:float=1.0,     # the scale `img` already has (0.5 if read with `read_cell(p, 0.5)`)
-                  stats=None               # the patient's Lab `(mean, std)` (`pool_lab_stats`); None: the cell's own
+                  stats=None,              # the patient's Lab `(mean, std)` (`pool_lab_stats`); None: the cell's own
+                  extra=()                 # optional families after the default columns: () or ('hed',)
                  ) -> dict:
     "Every feature of one cell, as `{column: value}`: colour and brightness as imaged, texture and nucleus normalised."
-    return _finish([_cell_parts(img, normalize, scale, img_scale, stats)])[0]
+    return _finish([_cell_parts(img, normalize, scale, img_scale, stats, _extra_families(extra))])[0]
 
 # %% ../nbs/04_features.ipynb #c038
-def _probe_columns():
-    "The columns `cell_features` returns, read off a small drawn cell."
+def _probe_columns(extra=()):
+    "The columns `cell_features` returns (with the optional families `extra`), read off a small drawn cell."
     img = np.zeros((120, 120, 3), np.uint8)
     cv2.ellipse(img, (60, 60), (45, 38), 0, 0, 360, (170, 130, 190), -1)
     cv2.circle(img, (58, 60), 30, (90, 40, 110), -1)
     img[::3, ::2] = np.clip(img[::3, ::2].astype(int) + 20 * (img[::3, ::2] > 0), 0, 255)
-    return list(cell_features(img, scale=1.0))
+    return list(cell_features(img, scale=1.0, extra=extra))
 
-FEATURE_COLUMNS = _probe_columns()  # every column, in order
+FEATURE_COLUMNS = _probe_columns()  # every default column, in order
+OPTIONAL_COLUMNS = {family: _probe_columns((family,))[len(FEATURE_COLUMNS):] for family in OPTIONAL_FAMILIES}
+
+def feature_columns(extra=()  # optional families: () or ('hed',)
+                   ) -> list:
+    "The columns of a row made with `extra`: `FEATURE_COLUMNS`, then the columns of each optional family asked for."
+    return FEATURE_COLUMNS + [column for family in _extra_families(extra) for column in OPTIONAL_COLUMNS[family]]
 
 # %% ../nbs/04_features.ipynb #c041
 def cell_lab_stats(path,             # image file
@@ -323,12 +374,12 @@ def _nonfinite(features:dict) -> list:
     with np.errstate(over='ignore'):
         return [k for k, v in features.items() if not np.isfinite(np.float32(v))]
 
-def _describe(paths, mode, scale, sources):
+def _describe(paths, mode, scale, sources, extra=()):
     "`(features, None)` or `(None, message)` per path, given each one's normalisation source."
     results, parts, described = [None] * len(paths), [], []
     for i, path in enumerate(paths):
         try:
-            parts.append(_cell_parts(read_cell(path), mode, scale, img_scale=1.0, stats=sources[i]))
+            parts.append(_cell_parts(read_cell(path), mode, scale, img_scale=1.0, stats=sources[i], extra=extra))
             described.append(i)
         except Exception as error:
             results[i] = (None, _describe_error(path, error))
@@ -344,25 +395,27 @@ def _describe(paths, mode, scale, sources):
 def features_from_files(paths:list,           # image files
                         normalize=DEFAULT_NORMALIZE, # stain normalisation: 'none', 'cell', or 'patient' (transductive)
                         scale:float=0.5,      # working scale
-                        patients:list=None    # patient id per path (None, or a missing id: the file is its own group)
+                        patients:list=None,   # patient id per path (None, or a missing id: the file is its own group)
+                        extra=()              # optional families after the default columns: () or ('hed',)
                        ) -> list:
     "`(features, None)` per readable cell and `(None, message)` per bad file: one bad file never stops a run."
-    mode = _normalize_mode(normalize)
+    mode, extra = _normalize_mode(normalize), _extra_families(extra)
     paths = [str(path) for path in paths]
     groups = _groups(patients, len(paths))
     named = [group for group in groups if group is not None]
     sources = [None] * len(paths)
     if mode == 'patient' and len(set(named)) < len(named):  # some patient has two or more files
         sources = _group_stats(_lab_work(paths, scale), groups)
-    return _describe(paths, mode, scale, sources)
+    return _describe(paths, mode, scale, sources, extra)
 
 # %% ../nbs/04_features.ipynb #c047
 def features_from_file(path,                 # image file
                        normalize=DEFAULT_NORMALIZE, # as in `features_from_files`
-                       scale:float=0.5       # working scale
+                       scale:float=0.5,      # working scale
+                       extra=()              # optional families: () or ('hed',)
                       ) -> tuple:
     "`(features, None)` for a readable cell, `(None, message)` otherwise."
-    return features_from_files([path], normalize, scale)[0]
+    return features_from_files([path], normalize, scale, extra=extra)[0]
 
 # %% ../nbs/04_features.ipynb #c050
 def library_versions() -> str:
@@ -370,10 +423,12 @@ def library_versions() -> str:
     return f'numpy={np.__version__}|opencv={cv2.__version__}|scikit-image={skimage.__version__}'
 
 # %% ../nbs/04_features.ipynb #c053
-def _settings(normalize, scale):
+def _settings(normalize, scale, extra=()):
     "Everything a cached feature row depends on, besides the image and its normalisation source."
-    mode = _normalize_mode(normalize)
-    return f'v{FEATURE_VERSION}|normalize={mode}|scale={float(scale)}|cols={len(FEATURE_COLUMNS)}|{library_versions()}'
+    mode, extra = _normalize_mode(normalize), _extra_families(extra)
+    families = f'|extra={"+".join(extra)}' if extra else ''  # no option: the key of the rows made before it existed
+    columns = len(feature_columns(extra))
+    return f'v{FEATURE_VERSION}|normalize={mode}|scale={float(scale)}|cols={columns}{families}|{library_versions()}'
 
 def _stats_settings(scale):
     "Everything a cached row of Lab statistics depends on, besides the image."
@@ -480,10 +535,10 @@ def _patient_sources(manifest, paths, mode, scale, n_jobs=1, cache=None, chunk=1
     return _group_stats(stats, groups)
 
 # %% ../nbs/04_features.ipynb #c062
-def _work(paths, normalize, scale, sources=None):
+def _work(paths, normalize, scale, sources=None, extra=()):
     "A worker's share of the feature pass."
     cv2.setNumThreads(1)
-    return _describe(paths, _normalize_mode(normalize), scale, sources or [None] * len(paths))
+    return _describe(paths, _normalize_mode(normalize), scale, sources or [None] * len(paths), _extra_families(extra))
 
 def _from_cache(store, paths, settings, sources, values) -> tuple:
     "`(keys, todo, problems)`: fills `values` with the cached rows; `todo` lists the rows still to describe."
@@ -508,32 +563,36 @@ def extract_features(manifest:pd.DataFrame, # rows with a `path` column (a manif
                      progress:bool=True,    # tqdm progress bar
                      chunk:int=16,          # images per task
                      shard:int=512,         # images per cache shard
-                     data_root=None         # the data folder, which the cache must not be inside
+                     data_root=None,        # the data folder, which the cache must not be inside
+                     extra=()               # optional families after the default columns: () or ('hed',)
                     ) -> pd.DataFrame:
-    "One row of `FEATURE_COLUMNS` per manifest row, in its order; failed images are NaN rows in `.attrs['problems']`."
+    "A row of `feature_columns(extra)` per manifest row, in order; failed images are NaN rows in `.attrs['problems']`."
+    from functools import partial
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
     from leukemia_nb.core import check_outside
-    mode = _normalize_mode(normalize)
+    mode, extra = _normalize_mode(normalize), _extra_families(extra)
+    columns = feature_columns(extra)
     paths = manifest['path'].astype(str).tolist()
-    settings = _settings(mode, scale)
+    settings = _settings(mode, scale, extra)
     if cache is not None: check_outside(cache, data_root or manifest.attrs.get('root'))
     sources = _patient_sources(manifest, paths, mode, scale, n_jobs, cache, chunk, progress)
-    values = np.full((len(paths), len(FEATURE_COLUMNS)), np.nan, np.float32)
-    store = FeatureCache(cache, settings) if cache is not None else None
+    values = np.full((len(paths), len(columns)), np.nan, np.float32)
+    store = FeatureCache(cache, settings, columns) if cache is not None else None
     if store is None: keys, todo, problems = [None] * len(paths), list(range(len(paths))), []
     else: keys, todo, problems = _from_cache(store, paths, settings, sources, values)
     bar = tqdm(total=len(todo), desc='features', disable=not progress or not todo, leave=False)
     pending_keys, pending_values = [], []
     with Parallel(n_jobs=n_jobs, return_as='generator') as parallel:
         chunks = list(_chunked(todo, chunk))
-        jobs = (delayed(_work)([paths[i] for i in rows], mode, scale, [sources[i] for i in rows]) for rows in chunks)
+        work = partial(_work, extra=extra) if extra else _work  # the default pass calls `_work` as it always did
+        jobs = (delayed(work)([paths[i] for i in rows], mode, scale, [sources[i] for i in rows]) for rows in chunks)
         for results, rows in zip(parallel(jobs), chunks):
             for i, (features, error) in zip(rows, results):
                 if error is not None:
                     problems.append((paths[i], 'cannot extract features', error, 'error'))
                     continue
-                values[i] = [features[column] for column in FEATURE_COLUMNS]
+                values[i] = [features[column] for column in columns]
                 if store is not None:
                     pending_keys.append(keys[i])
                     pending_values.append(values[i])
@@ -544,12 +603,12 @@ def extract_features(manifest:pd.DataFrame, # rows with a `path` column (a manif
             bar.update(len(rows))
     if store is not None: store.save(pending_keys, pending_values)
     bar.close()
-    out = pd.DataFrame(values.astype(np.float64), columns=FEATURE_COLUMNS, index=manifest.index)
+    out = pd.DataFrame(values.astype(np.float64), columns=columns, index=manifest.index)
     out.attrs['problems'] = problems
     out.attrs['n_computed'] = len(todo)  # images described in this call (the rest came from the cache)
     # how these rows were made: the `FeatureContract` (below) of this call, as a dict
-    out.attrs['contract'] = dict(normalize=mode, scale=float(scale), version=FEATURE_VERSION,
-                                 columns=tuple(FEATURE_COLUMNS))
+    out.attrs['contract'] = dict(normalize=mode, scale=float(scale), version=FEATURE_VERSION, columns=tuple(columns),
+                                 extra=extra)
     return out
 
 # %% ../nbs/04_features.ipynb #k002
@@ -562,11 +621,14 @@ class FeatureContract:
     normalize:str=DEFAULT_NORMALIZE  # 'none' or 'cell' (one image alone); 'patient' is transductive
     scale:float=0.5                  # working scale
     version:str=FEATURE_VERSION      # `FEATURE_VERSION` of the code that made the rows
-    columns:tuple=tuple(FEATURE_COLUMNS)  # the columns, in order
+    columns:tuple=None               # the columns, in order (None: `feature_columns(extra)`)
+    extra:tuple=()                   # optional families after the default columns: () or ('hed',)
 
     def __post_init__(self):
         object.__setattr__(self, 'normalize', _normalize_mode(self.normalize))
-        object.__setattr__(self, 'columns', tuple(self.columns))
+        object.__setattr__(self, 'extra', _extra_families(self.extra))
+        columns = feature_columns(self.extra) if self.columns is None else self.columns
+        object.__setattr__(self, 'columns', tuple(columns))
 
     @property
     def transductive(self) -> bool:
@@ -576,32 +638,58 @@ class FeatureContract:
     def describe(self) -> str:
         "One line for reports and error messages."
         kind = 'TRANSDUCTIVE: uses the other images of a patient' if self.transductive else 'one image at a time'
-        return (f'features v{self.version}, {len(self.columns)} columns, normalize={self.normalize!r} ({kind}), '
-                f'scale {self.scale}')
+        families = f' (with {" and ".join(self.extra)})' if self.extra else ''
+        return (f'features v{self.version}, {len(self.columns)} columns{families}, normalize={self.normalize!r} '
+                f'({kind}), scale {self.scale}')
 
     def to_dict(self) -> dict: return asdict(self)
 
     @classmethod
-    def from_dict(cls, saved:dict): return cls(**{k: saved[k] for k in ('normalize', 'scale', 'version', 'columns')})
+    def from_dict(cls, saved:dict):
+        "The contract from `to_dict`'s dict (one saved before the `extra` option has none: `()`)."
+        return cls(**{k: saved[k] for k in ('normalize', 'scale', 'version', 'columns')}, extra=saved.get('extra', ()))
 
     def rows(self, paths:list, patients:list=None) -> list:
         "`features_from_files` under this contract (`patients` only matter to a transductive contract)."
-        return features_from_files(paths, self.normalize, self.scale, patients if self.transductive else None)
+        return features_from_files(paths, self.normalize, self.scale, patients if self.transductive else None,
+                                   extra=self.extra)
 
     def extract(self, manifest:pd.DataFrame, **kwargs) -> pd.DataFrame:
         "`extract_features` under this contract."
-        return extract_features(manifest, normalize=self.normalize, scale=self.scale, **kwargs)
+        return extract_features(manifest, normalize=self.normalize, scale=self.scale, extra=self.extra, **kwargs)
 
-def check_contract(saved,          # the contract saved with a model (a dict), or None for a model saved without one
-                   what:str='model' # what is being loaded, for the message
+def _offered_contract(rows, what:str) -> FeatureContract:
+    "The contract of feature rows (a table from `extract_features`, or its contract dict); `ContractError` if none."
+    saved = rows.attrs.get('contract') if isinstance(rows, pd.DataFrame) else rows
+    if saved is None:
+        raise ContractError(f'the rows offered to {what} carry no feature contract: make them with `extract_features`')
+    try:
+        offered = FeatureContract.from_dict(saved)
+    except ValueError as error:
+        raise ContractError(f'the rows offered to {what}: {error}') from None
+    if isinstance(rows, pd.DataFrame) and tuple(rows.columns) != offered.columns:
+        raise ContractError(f'the rows offered to {what} do not have the columns of their contract '
+                            f'({offered.describe()})')
+    return offered
+
+def check_contract(saved,           # the contract saved with a model (a dict), or None for a model saved without one
+                   what:str='model', # what is being loaded, for the message
+                   rows=None         # feature rows offered to the model (a table or its contract dict); None: no check
                   ) -> FeatureContract:
-    "The saved contract when this code computes the same rows; `ContractError` in one line otherwise."
-    current = FeatureContract()
+    "The saved contract when this code computes its rows (and `rows` were made under it); `ContractError` otherwise."
     if saved is None:
         raise ContractError(f'{what} was saved without a feature contract (before leukemia_nb features v4); this code '
-                            f'computes {current.describe()}: retrain it with lnb_run')
-    contract = FeatureContract.from_dict(saved)
+                            f'computes {FeatureContract().describe()}: retrain it with lnb_run')
+    try:
+        contract = FeatureContract.from_dict(saved)
+    except ValueError as error:
+        raise ContractError(f'{what}: {error}; retrain it with lnb_run') from None
+    current = FeatureContract(contract.normalize, contract.scale, extra=contract.extra)
     if contract.version != current.version or contract.columns != current.columns:
         raise ContractError(f'{what} was made with {contract.describe()}; this code computes {current.describe()}: '
                             'retrain it with lnb_run (or use the leukemia_nb version that made it)')
+    offered = _offered_contract(rows, what) if rows is not None else contract
+    if offered != contract:
+        raise ContractError(f'{what} was made with {contract.describe()}; the rows offered to it were made with '
+                            f'{offered.describe()}: make them with its contract (`FeatureContract.extract`)')
     return contract
