@@ -959,14 +959,15 @@ def load_cnn(path) -> CNNModel:
         raise ValueError(f'{path}: made with pixel code v{made}; this leukemia_nb decodes cells with '
                          f'v{PIXEL_VERSION}: retrain it with lnb_run')
     model = keras.models.load_model(path, compile=False)
-    fold_files = [path.parent/name for name in meta.get('fold_files', [])]
+    fold_files = [_fold_file(path, k) for k in range(len(meta.get('fold_files', [])))]   # named after `path`: a
+    # saved model may be copied under another name (lnb_run copies cnn-<key>.keras to models/cnn.keras)
     missing = [f.name for f in fold_files if not f.exists()]
     if missing: print(f'load_cnn: fold network(s) {", ".join(missing)} not found beside {path.name}: '
                       'the final network alone is loaded (hybrid heads need the fold networks)')
     fold_models = [] if missing else [keras.models.load_model(f, compile=False) for f in fold_files]
     oof, oof_embedding = (None, None)
-    if meta.get('oof_file') and (path.parent/meta['oof_file']).exists():
-        oof, oof_embedding = _load_oof(path.parent/meta['oof_file'])
+    if meta.get('oof_file') and _oof_file(path).exists():
+        oof, oof_embedding = _load_oof(_oof_file(path))
     return CNNModel(model, meta['img_size'], meta['canvas'], meta['train_patients'], meta.get('history'),
                     meta.get('backbone'), meta.get('seconds'), meta.get('policy', 'float32'), meta.get('provenance'),
                     meta.get('prior', 0.5), meta.get('calibration'), meta.get('input_mode', 'rgb'), fold_models,

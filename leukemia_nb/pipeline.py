@@ -247,8 +247,10 @@ def _hybrid_stage(names, cnn, cnn_train, cnn_test, cnn_final, final, seed, prima
     "The hybrid heads on this CNN's cross-fitted embeddings: fitted, predicted on test and final cells, saved."
     from leukemia_nb.cnn import fit_hybrids, predict_hybrids, save_hybrids
     from leukemia_nb.classical import predictions_table
+    from leukemia_nb.data import assert_patient_disjoint
     X = state.get('X')
     try:
+        assert_patient_disjoint(pd.DataFrame({'patient': cnn.train_patients}), cnn_test, ('hybrid heads', 'evaluation'))
         hybrids = fit_hybrids(cnn, cnn_train, None if X is None else X.loc[cnn_train.index], names=names, seed=seed)
         test_probs = predict_hybrids(hybrids, cnn, cnn_test, None if X is None else X.loc[cnn_test.index],
                                      pixel_cache=pixels)
@@ -532,7 +534,7 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                  fill_gaps:bool=False,    # missing final-phase numbers get the fallback label (default: no submission)
                  refit_all:bool=False,    # submit models refitted on train + test cells (the scores stay train-only)
                  final_count:int=None,    # lines the submission must have (None: 2,586 on real C-NMC, else as found)
-                 seeds:int=1,             # train every model this many times (seeds seed, seed+1, …): SD and intervals
+                 seeds:int=1,             # train every model N times (seeds seed, seed+1, …): SD and intervals
                  recipe:str=None,         # CNN recipe: 'small' or 'full' (None: 'full' on a GPU, 'small' on a CPU)
                  correction:bool=True,    # also score the neighbourhood-corrected variants (transductive, labelled)
                  backend:str='local',     # 'local' or 'dask' (the classical stages on an existing Dask cluster)
@@ -691,7 +693,8 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
             fold_predictions = pd.concat(state['preds'], ignore_index=True)
             if correction:
                 fold_corrected, how = _correction_stage(fold_predictions, state, train, test, cache)
-                if fold_corrected is not None: corrected.append(fold_corrected.assign(seed=lambda t: t.seed + 100 * repeat))
+                if fold_corrected is not None:
+                    corrected.append(fold_corrected.assign(seed=lambda t: t.seed + 100 * repeat))
             predictions.append(fold_predictions.assign(seed=lambda t: t.seed + 100 * repeat, group=group))
     if not predictions: raise ValueError('every model failed: ' + '; '.join(f'{k}: {v}' for k, v in failures.items()))
     every = pd.concat(predictions, ignore_index=True)
@@ -760,12 +763,13 @@ IMAGE_EXTS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff')
 
 def find_models(model_dir  # an lnb_run report folder, or its models/ folder
                ) -> dict:
-    "`{name: path}` of the saved models in an `lnb_run` report folder (or its `models/` folder)."
+    "`{name: path}` of the saved models in an `lnb_run` report folder (or its `models/` folder); 'hybrids': the heads."
     folder = Path(model_dir).expanduser()
     if (folder/'models').is_dir(): folder = folder/'models'
     if not folder.is_dir(): raise ValueError(f'{model_dir}: not a folder')
     found = {p.stem: p for p in sorted(folder.glob('*.joblib')) if p.stem in ALL_MODELS}
     if (folder/'cnn.keras').exists(): found['cnn'] = folder/'cnn.keras'
+    if 'cnn' in found and (folder/'hybrids.joblib').exists(): found['hybrids'] = folder/'hybrids.joblib'
     if not found:
         raise ValueError(f'{model_dir}: no saved models '
                          '(expected models/rf.joblib … or models/cnn.keras from lnb_run)')
@@ -844,7 +848,10 @@ def predict_cells(model_dir,                # an lnb_run report folder (or its m
                  ) -> tuple:
     "`(predictions, problems)` for image files/folders; bad files become problems; warnings in `.attrs['warnings']`."
     saved = find_models(model_dir)
-    if models: saved = {k: v for k, v in saved.items() if k in _parse_models(models)}
+    hybrid_file = saved.pop('hybrids', None)
+    wanted = _parse_models(models) if models else list(ALL_MODELS + HYBRID_MODELS)
+    needs_cnn = bool(set(wanted) & set(HYBRID_MODELS))   # the heads read the CNN's fold networks
+    if models: saved = {k: v for k, v in saved.items() if k in wanted or (k == 'cnn' and needs_cnn)}
     paths, problems = list_images(items)
     unusual = _unusual(paths)
     if skip_unusual:
@@ -867,12 +874,20 @@ def predict_cells(model_dir,                # an lnb_run report folder (or its m
     distance = next((m.distance for n, m in loaded.items() if n != 'cnn' and getattr(m, 'distance', None)), None)
     far = pd.Series(distance.unusual(X), index=X.index) if distance is not None and len(X) else pd.Series(dtype=bool)
     scored = pd.Series(distance.score(X), index=X.index) if distance is not None and len(X) else pd.Series(dtype=float)
+    probs = {}
     for name, model in loaded.items():
-        if not len(X): break
+        if not len(X) or name not in wanted: continue
         if name == 'cnn':
             from leukemia_nb.cnn import predict_cnn
-            p_all = predict_cnn(model, pd.DataFrame({'path': X.index}), tta=True)  # as lnb_run predicts
-        else: p_all = model.predict_proba(X)
+            probs[name] = predict_cnn(model, pd.DataFrame({'path': X.index}), tta=True)  # as lnb_run predicts
+        else: probs[name] = model.predict_proba(X)
+    if hybrid_file is not None and 'cnn' in loaded and len(X):   # the heads on the CNN's fold networks, as lnb_run
+        from leukemia_nb.cnn import load_hybrids, predict_hybrids
+        hybrids = {k: v for k, v in load_hybrids(hybrid_file).items() if k in wanted}
+        cells = pd.DataFrame({'path': X.index})
+        probs.update(predict_hybrids(hybrids, loaded['cnn'], cells, X=X.set_index(cells.index)))
+    for name, p_all in probs.items():
+        model = loaded.get(name, loaded.get('cnn'))   # a hybrid head answers for the CNN's provenance and patients
         synthetic = trained_on_synthetic(model)
         if synthetic:
             warning_lines.append(f'model {name} was trained on SYNTHETIC data: its calls on real cells mean nothing')

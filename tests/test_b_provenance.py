@@ -30,7 +30,7 @@ def test_old_model_files_load_without_provenance(quick_report, tmp_path):
     assert P.trained_on_synthetic(old) is None
 
 def test_csvs_and_report_carry_the_synthetic_flag(quick_report):
-    assert pd.read_csv(quick_report/'metrics.csv').synthetic.tolist() == [True] * 5
+    assert pd.read_csv(quick_report/'metrics.csv').synthetic.tolist() == [True] * 9
     assert pd.read_csv(quick_report/'predictions.csv').synthetic.all()
     md = (quick_report/'report.md').read_text()
     assert DISCLAIMER in md and '## Model card' in md and 'Intended use' in md and 'Limits' in md

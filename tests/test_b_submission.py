@@ -92,7 +92,7 @@ def test_lnb_run_writes_a_submission_per_model(quick_report, tiny_root):
             assert archive.namelist() == ['isbi_valid.predict']
             assert archive.read('isbi_valid.predict').decode().splitlines() == lines
     details = pd.read_csv(quick_report/'submission'/'final_predictions.csv')
-    assert len(details) == 5 * n_final and details.synthetic.all() and not details.refit.any()
+    assert len(details) == 9 * n_final and details.synthetic.all() and not details.refit.any()
     rf = details[details.model == 'rf'].sort_values('number')
     assert rf.label.tolist() == [int(v) for v in (quick_report/'submission'/'rf.txt').read_text().split()]
     assert ((rf.prob >= 0.5).astype(int) == rf.label).all()

@@ -16,7 +16,9 @@ def test_every_saved_model_learned_from_the_split_training_patients(quick_report
     expected = _training_patients(tiny_root)
     models = quick_report/'models'
     seen = {name: set(load_model(models/f'{name}.joblib').train_patients) for name in ('rf', 'knn', 'svm', 'nb')}
-    seen['cnn'] = set(load_cnn(models/'cnn.keras').train_patients)
+    cnn = load_cnn(models/'cnn.keras')   # copied as models/cnn.keras: its fold networks come with it
+    assert len(cnn.fold_models) == 2 and cnn.oof is not None
+    seen['cnn'] = set(cnn.train_patients)
     for name, hybrid in load_hybrids(models/'hybrids.joblib').items(): seen[name] = set(hybrid.train_patients)
     assert len(seen) == 9, sorted(seen)
     for name, patients in seen.items(): assert patients == expected, (name, patients ^ expected)

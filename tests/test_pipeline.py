@@ -25,7 +25,7 @@ def test_report_folder(quick_run):
               'submission/rf.txt', 'submission/cnn.txt', 'submission/final_predictions.csv'):
         assert (rep/f).exists() and (rep/f).stat().st_size > 0, f
     m = pd.read_csv(rep/'metrics.csv', index_col=0)
-    assert list(m.index) == ['rf', 'knn', 'svm', 'nb', 'cnn']
+    assert list(m.index) == ['rf', 'knn', 'svm', 'nb', 'cnn', 'svm_cnn', 'knn_cnn', 'logreg_cnn', 'svm_cnn_hc']
     assert {'weighted_f1', 'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'sensitivity', 'specificity'} <= set(m.columns)
     p = pd.read_csv(rep/'predictions.csv')
     assert set(p.model) == set(m.index) and p.prob.between(0, 1).all()
@@ -61,7 +61,7 @@ def test_lnb_predict(quick_run, tiny_root, tmp_path):
     assert str(bad) in r.stderr and 'ERROR' in r.stderr and 'Traceback' not in r.stderr
     assert 'not a diagnostic device' in r.stderr and 'SYNTHETIC' in r.stderr
     p = pd.read_csv(tmp_path/'p.csv')
-    assert len(p) == 3 * 5 and set(p.pred_label) <= {'all', 'hem'}
+    assert len(p) == 3 * 9 and set(p.pred_label) <= {'all', 'hem'}   # 9 models: the hybrid heads too
     # a training cell is flagged
     train_cell = sorted((tiny_root/'training_data').rglob('*.bmp'))[0]
     r = run('lnb_predict', d/'report', train_cell, '--models', 'nb')

@@ -24,7 +24,7 @@ def test_readme_main_command(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = tmp_path/'runs'/'demo'                          # "report in runs/demo/", as the README says
     metrics = pd.read_csv(report/'metrics.csv', index_col=0)
-    assert list(metrics.index) == ['rf', 'knn', 'svm', 'nb', 'cnn']
+    assert list(metrics.index) == ['rf', 'knn', 'svm', 'nb', 'cnn', 'svm_cnn', 'knn_cnn', 'logreg_cnn', 'svm_cnn_hc']
     # chance is an AUC of 0.5; a model that learned nothing lands within about ±0.1 of it on these 10 test patients
     assert (metrics.roc_auc > 0.6).all(), metrics.roc_auc.to_dict()
     assert (metrics.weighted_f1 > 0.6).all(), metrics.weighted_f1.to_dict()
