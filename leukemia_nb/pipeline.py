@@ -677,6 +677,8 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=repeat).split(labeled, y, groups)
         for group, (fit_rows, held_rows) in enumerate(folds):
             train, test = labeled.iloc[fit_rows], labeled.iloc[held_rows]
+            state = None
+            _release_networks('cnn' in models)   # the last group's networks: a long CV would fill the memory
             if verbose: print(f'repeat {repeat}, group {group}: {test.patient.nunique()} held-out patients')
             state = dict(preds=[], trained={}, failures={}, final_probs={}, feature_problems=[], X=None,
                          refitted={}, cache=dict(models={}))
@@ -703,6 +705,14 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
         evaluation['transductive'] = _evaluate_transductive(every, pd.concat(corrected, ignore_index=True), quick, 0)
     return dict(predictions=every, failures=failures, times=timer.times, cells=len(labeled),
                 patients=int(labeled.patient.nunique()), **evaluation)
+
+def _release_networks(cnn:bool):
+    "Free what the previous group's networks hold (Keras keeps every model it built until the session is cleared)."
+    import gc
+    gc.collect()
+    if not cnn: return
+    import keras
+    keras.backend.clear_session(free_memory=True)
 
 def _evaluate_cv(predictions, quick) -> dict:
     "The scores of pooled out-of-fold predictions: mean ± SD over (repeat, seed), intervals over patients and seeds."
