@@ -20,6 +20,7 @@ import numpy as np, pandas as pd
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
 from keras import layers, ops
+from .core import fault_point
 from .data import assert_patient_disjoint
 from .preprocess import cell_pixels, PixelCache, PIXEL_VERSION
 
@@ -533,15 +534,17 @@ def _fit_network(s:dict,            # settings: `recipe_settings` plus seed, pol
                       seed=s['seed'], input_mode=s['input_mode'])
     fit_batches = PixelBatches(pixels, y, balanced_weights(y), batch_size, shuffle=True, seed=s['seed'],
                                max_batches=s['steps_per_epoch'], multiple=devices)
+    at_epoch_end = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: fault_point('cnn-epoch'))  # tests
     if held is None:
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch, rate: rates[epoch])
-        history = model.fit(fit_batches, epochs=epochs, callbacks=[schedule], verbose=s['verbose'])
+        history = model.fit(fit_batches, epochs=epochs, callbacks=[schedule, at_epoch_end], verbose=s['verbose'])
         if settle: settle_batchnorm(model, pixels, seed=s['seed'])
         return model, _floats(history), epochs
     held_batches = PixelBatches(*held, batch_size=max(batch_size, 64), multiple=devices)
     stopping = keras.callbacks.EarlyStopping('val_auc', mode='max', patience=s['patience'], restore_best_weights=True)
     callbacks = [stopping, keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.3,
-                                                             patience=max(1, s['patience'] // 2), min_lr=1e-6)]
+                                                             patience=max(1, s['patience'] // 2), min_lr=1e-6),
+                 at_epoch_end]
     if checkpoint:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor='val_auc', mode='max',

@@ -120,16 +120,19 @@ _FAULT_COUNTS = {}
 
 def fault_point(name:str # the place in the code, e.g. 'feature-shard'
                ):
-    "Kill this process (SIGKILL) when `$LNB_FAULT_AT` is `name`, or `name:k` and this is the k-th time it is reached."
+    """Kill this process (SIGKILL) when `$LNB_FAULT_AT` is `name`, or `name:k` and this is the k-th time it is reached;
+    `name:k:INT` sends SIGINT instead, as a user's Ctrl-C does."""
     wanted = os.environ.get('LNB_FAULT_AT')
     if not wanted: return
-    point, _, count = wanted.partition(':')
+    point, count, how = (wanted.split(':') + ['', ''])[:3]
     if point != name: return
     _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
     if _FAULT_COUNTS[name] >= int(count or 1):
         import signal
-        print(f'fault point {name} reached: killing this process (LNB_FAULT_AT)', file=sys.stderr, flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
+        sent = getattr(signal, f'SIG{how or "KILL"}')
+        print(f'fault point {name} reached: sending {sent.name} to this process (LNB_FAULT_AT)', file=sys.stderr,
+              flush=True)
+        os.kill(os.getpid(), sent)
 
 # %% ../nbs/00_core.ipynb #c034
 def release_workers():

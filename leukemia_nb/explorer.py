@@ -349,6 +349,7 @@ def select(self:MisclassificationExplorer, path:str):
     for other in others.itertuples():
         button = W.Button(description=f'{other.pred_label} {other.prob:.2f}', layout=W.Layout(width='72px'))
         button.style.font_size = '9px'
+        button.path = other.path
         button.on_click(lambda _, p=other.path: self.select(p))
         kids.append(W.VBox([W.Image(value=thumbnail(other.path, 64), format='png', width=64), button]))
     self.d_patient.children = kids

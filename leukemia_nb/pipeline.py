@@ -171,7 +171,11 @@ def compute_backend(backend:str='local',   # 'local' (joblib's own processes) or
     except ImportError as error:
         raise ValueError('--backend dask needs dask.distributed: pip install "leukemia_nb[dask]"') from error
     import joblib
-    with Client(scheduler, timeout='30s') as client, joblib.parallel_config(backend='dask'):
+    try: client = Client(scheduler)   # waits `distributed.comm.timeouts.connect` of Dask's configuration (30 s)
+    except (OSError, TimeoutError) as error:
+        raise ValueError(f'--backend dask: cannot reach the Dask scheduler at {scheduler} ({error}); '
+                         'is the cluster running, and is the address right?') from None
+    with client, joblib.parallel_config(backend='dask'):
         yield client
 
 # %% ../nbs/10_pipeline.ipynb #c038
@@ -564,8 +568,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
     out = Path(out).expanduser() if out else runs/('demo' if is_demo else data.name)
     out = check_outside(out, data)
     cache = check_outside(Path(cache).expanduser() if cache else runs/'cache', data)
-    cache.mkdir(parents=True, exist_ok=True)
-    with compute_backend(backend, scheduler) as client:
+    with compute_backend(backend, scheduler) as client:   # a cluster that cannot be reached: nothing written
+        cache.mkdir(parents=True, exist_ok=True)
         with timer('audit'):
             problems = cached_audit(manifest_all, cache, n_jobs, verbose)
             manifest = usable(manifest_all, problems)

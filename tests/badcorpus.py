@@ -5,7 +5,8 @@
 """
 import shutil, struct
 from pathlib import Path
-import cv2, numpy as np, pandas as pd
+import cv2
+import pandas as pd
 
 def bmp16(path, w=40, h=30):
     "A valid 16-bit (RGB555) BMP: decodable, but not 24-bit colour."

@@ -1,81 +1,164 @@
-"""Mutation check: break one key mechanism at a time in a copy of the package and run the suite against it.
-Every mutation must turn the suite red; the tests that caught it are printed (and recorded in the closing note).
+"""Mutation check: break one key mechanism at a time in a copy of the checkout and run the tests that guard it.
+Every mutation must turn those tests red; the tests that caught it are printed as a table.
 
-    python tests/mutations.py [NAME ...]     # all mutations, or some; each takes a full pytest run (minutes)
+    python tests/mutations.py [NAME ...]          # every mutation (or some), each against its targeted tests
+    python tests/mutations.py --all [NAME ...]    # each against the whole pytest suite (slow: minutes each)
 
-The copy is imported first (PYTHONPATH), so the checkout is never modified."""
-import os, re, shutil, subprocess, sys, tempfile
+CI runs the targeted form through `tests/test_mutations.py` (one test per mutation) and fails when one survives.
+The copy (package and notebooks, the source of truth, mutated alike; its tests run against it) is imported first
+(PYTHONPATH), so the checkout is never modified."""
+import json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MUTATIONS = {  # name -> (file, what the code says, what the mutant says, notebooks that should catch it too)
-    'calibration prior (CNN)': ('cnn.py', [
-        ('prior=float(train_y.mean()), calibration=calibration)', 'prior=0.5, calibration=None)')], ['07_cnn']),
-    'calibration prior (classical)': ('classical.py', [
+# name -> (file, [(what the code says, what the mutant says)], the tests that must catch it)
+MUTATIONS = {
+    'calibration prior (CNN)': ('leukemia_nb/cnn.py', [
+        ('prior=float(train_y.mean()), calibration=calibration)', 'prior=0.5, calibration=None)')],
+        ['tests/test_cnn_learner.py::test_calibrated_to_the_training_share']),
+    'calibration prior (classical)': ('leukemia_nb/classical.py', [
         ('        self.calibrated_ = calibrated.fit(X, y)',
          '        balanced = len(y) / (2 * np.bincount(y.astype(int), minlength=2))[y.astype(int)]\n'
-         '        self.calibrated_ = calibrated.fit(X, y, sample_weight=balanced)')], ['05_classical']),
-    'patient guard': ('data.py', [('    if not shared: return\n', '    return\n')], ['01_data', '05_classical']),
-    'TTA average': ('cnn.py', [('    return np.mean(np.asarray(probs, np.float64), axis=0)',
-                                '    return np.asarray(probs[0], np.float64)')], ['07_cnn']),
-    'class balancing': ('cnn.py', [("    return (len(y) / (2 * np.maximum(counts, 1)))[y].astype('float32')",
-                                    "    return np.ones(len(y), 'float32')")], ['07_cnn']),
-    'early stopping restore': ('cnn.py', [('restore_best_weights=True', 'restore_best_weights=False')], ['07_cnn']),
-    'class balancing (classical)': ('classical.py', [("class_weight='balanced_subsample'", 'class_weight=None'),
-                                                     ("class_weight='balanced'", 'class_weight=None')], ['05_classical']),
+         '        self.calibrated_ = calibrated.fit(X, y, sample_weight=balanced)')],
+        ['tests/test_b_balance.py::test_probabilities_follow_the_training_prior']),
+    'patient guard': ('leukemia_nb/data.py', [('    if not shared: return\n', '    return\n')],
+                      ['tests/test_classical.py::test_guard_names_shared_patients',
+                       'tests/test_properties.py::test_guard_raises_exactly_when_shared']),
+    'TTA average': ('leukemia_nb/cnn.py', [
+        ('    return np.mean(np.asarray([_predict_rows(model, dihedral(pixels, k), batch_size) for k in views], dtype), '
+         'axis=0)',
+         '    return np.asarray(_predict_rows(model, pixels, batch_size), dtype)')],
+        ['tests/test_cnn.py::test_tta_is_invariant_to_flips_and_turns']),
+    'class balancing (CNN)': ('leukemia_nb/cnn.py', [
+        ("    return (len(y) / (2 * np.maximum(counts, 1)))[y].astype('float32')",
+         "    return np.ones(len(y), 'float32')")],
+        ['tests/test_cnn.py::test_balanced_weights_give_each_class_half_the_weight']),
+    'Grad-CAM of the predicted class': ('leukemia_nb/cnn.py', [
+        ('    sign = 1.0 if prob >= 0.5 else -1.0', '    sign = 1.0')],
+        ['tests/test_cnn.py::test_grad_cam_explains_the_predicted_class']),
+    'early stopping restore': ('leukemia_nb/cnn.py', [('restore_best_weights=True', 'restore_best_weights=False')],
+                               ['tests/test_cnn_learner.py::test_returns_the_best_validation_epoch_not_the_last']),
+    'early stopping monitor': ('leukemia_nb/cnn.py', [
+        ("EarlyStopping('val_auc', mode='max'", "EarlyStopping('val_loss', mode='min'"),
+        ("monitor='val_auc', mode='max'", "monitor='val_loss', mode='min'")],
+        ['tests/test_cnn_learner.py::test_returns_the_best_validation_epoch_not_the_last']),
+    'class balancing (classical)': ('leukemia_nb/classical.py', [("class_weight='balanced_subsample'", 'class_weight=None'),
+                                                                  ("class_weight='balanced'", 'class_weight=None')],
+                                    ['tests/test_b_balance.py::test_each_model_is_balanced_exactly_once']),
+    'cross-fitting disjointness': ('leukemia_nb/cnn.py', [
+        ('        fit = np.setdiff1d(np.arange(len(rows)), held)', '        fit = np.arange(len(rows))')],
+        ['tests/test_cnn_fair.py::test_fold_networks_never_trained_on_the_part_they_predict']),
+    'out-of-fold hybrid heads': ('leukemia_nb/cnn.py', [
+        ("            rows = (oof['fold'] == k).to_numpy()", "            rows = (oof['fold'] != k).to_numpy()")],
+        ['tests/test_cnn_fair.py::test_a_head_never_learns_from_a_cell_its_network_trained_on']),
+    'neighbourhood correction within a patient': ('leukemia_nb/evaluate.py', [
+        ('        else: groups = np.unique(np.asarray(patients).astype(str), return_inverse=True)[1]',
+         '        else: groups = np.zeros(len(points), dtype=int)')],
+        ['tests/test_neighbours.py::test_the_patient_known_variant_never_uses_another_patients_cell']),
+    'neighbourhood correction votes with calls': ('leukemia_nb/evaluate.py', [
+        ('        calls = (prob >= 0.5).astype(float)', '        calls = prob.copy()')],
+        ['tests/test_neighbours.py::test_the_vote_by_hand']),
+    'seed pooling in the bootstrap': ('leukemia_nb/evaluate.py', [
+        ('    picks = np.random.default_rng(None if seed is None else [seed, stream]).integers(len(values), '
+         'size=values.shape[1])',
+         '    picks = np.zeros(values.shape[1], dtype=int)')],
+        ['tests/test_seeds_eval.py::test_an_interval_over_disagreeing_seeds_is_wider_than_over_patients_alone']),
+    'feature contract of offered rows': ('leukemia_nb/features.py', [('    if offered != contract:', '    if False:')],
+                                         ['tests/test_hed_features.py::test_a_model_made_with_hed_refuses_rows_without_it']),
+    'CNN cache key ignores the recipe': ('leukemia_nb/pipeline.py', [
+        ('def cnn_model_key(train:pd.DataFrame,', 'def cnn_model_key(train:pd.DataFrame,  # mutant\n'
+         '                  *args, recipe=None, **kwargs): return _cnn_model_key(train, *args, **kwargs)\n'
+         'def _cnn_model_key(train:pd.DataFrame,')],
+        ['tests/test_b_small_data.py::test_cache_keys_follow_settings_and_versions']),
+    'reliability figure without its curves': ('leukemia_nb/evaluate.py', [
+        ("line, = ax.plot(mean_prob, frac_all, marker='o'", "line, = ax.plot([], [], marker='o'")],
+        ['tests/test_b_evaluate.py::test_figures_draw_what_they_say']),
+    'a lesson without questions': ('nbs/05_classical.ipynb', [('## Questions', '## Exercises')], ['tests/test_course.py']),
+    'problems listed under another heading': ('leukemia_nb/data.py', [
+        ('        for row in group.head(limit).itertuples():', '        for row in problems.head(limit).itertuples():')],
+        ['tests/test_bad_input.py::test_lnb_validate_names_every_bad_input']),
+    'explorer: a sibling click selects nothing': ('leukemia_nb/explorer.py', [
+        ('        button.on_click(lambda _, p=other.path: self.select(p))',
+         '        button.on_click(lambda _, p=other.path: None)')],
+        ['tests/test_explorer.py::test_select_shows_everything']),
+    'report: weighted F1 averaged per class': ('leukemia_nb/evaluate.py', [
+        ("weighted_f1=skm.f1_score(y, pred, average='weighted'", "weighted_f1=skm.f1_score(y, pred, average='macro'")],
+        ['tests/test_pipeline.py::test_report_folder']),
+    'a question without its answer': ('nbs/05_classical.ipynb', [
+        ('<details><summary>Answer</summary>', '<details><summary>Hint</summary>')],
+        ['tests/test_course.py']),
 }
 
+def _set_source(cell, text):
+    lines = text.split('\n')
+    cell['source'] = [line + '\n' for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+def _edit_notebook(notebook:Path, edits) -> int:
+    "Apply the edits to every cell of a notebook; how many cells changed."
+    content = json.loads(notebook.read_text())
+    changed = 0
+    for cell in content['cells']:
+        text = ''.join(cell['source'])
+        new = text
+        for old, mutant in edits: new = new.replace(old, mutant)
+        if new != text: _set_source(cell, new); changed += 1
+    if changed: notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + '\n')
+    return changed
+
 def mutate(name, workdir:Path) -> Path:
-    """A copy of the checkout (package and notebooks, the source of truth) with the mutation applied to both;
-    `ValueError` if the code to mutate is not found."""
-    import json
+    """A copy of the checkout with the mutation applied: to the file and, for a package file, to the notebook that
+    exports it (the source of truth). `ValueError` if the code to mutate is not found."""
     copy = workdir/'repo'
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', '__pycache__', '_proc'))
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', '__pycache__', '_proc',
+                                                              '*.egg-info', '.whl'))
     file, edits, _ = MUTATIONS[name]
-    source = (copy/'leukemia_nb'/file).read_text()
-    for old, new in edits:
+    target = copy/file
+    if target.suffix == '.ipynb':
+        if not _edit_notebook(target, edits): raise ValueError(f'{name}: the code to mutate is not in {file}')
+        return copy
+    source = target.read_text()
+    for old, mutant in edits:
         if old not in source: raise ValueError(f'{name}: {old!r} not found in {file}: update tests/mutations.py')
-        source = source.replace(old, new)
-    (copy/'leukemia_nb'/file).write_text(source)
-    for notebook in (copy/'nbs').glob('*.ipynb'):      # the same edit in the notebook that exports the file
-        cells = json.loads(notebook.read_text())
-        changed = False
-        for cell in cells['cells']:
-            text = ''.join(cell['source'])
-            for old, new in edits:
-                if old in text: text, changed = text.replace(old, new), True
-            lines = text.split('\n')
-            cell['source'] = [line + '\n' for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
-        if changed: notebook.write_text(json.dumps(cells, indent=1, ensure_ascii=False) + '\n')
+        source = source.replace(old, mutant)
+    target.write_text(source)
+    for notebook in (copy/'nbs').glob('*.ipynb'): _edit_notebook(notebook, edits)
     return copy
 
-def run(name) -> list:
-    "The tests (pytest ids and notebooks) that fail with the mutation in place."
-    with tempfile.TemporaryDirectory() as scratch:
+def run(name, whole_suite:bool=False) -> tuple:
+    "`(caught, tests that failed, seconds)` with the mutation in place, against its targeted tests (or every test)."
+    import time
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix='lnb-mutant-') as scratch:
         copy = mutate(name, Path(scratch))
-        env = dict(os.environ, PYTHONPATH=str(copy), CI='true', LNB_RUNS_DIR=f'{scratch}/runs',
-                   LNB_DEMO_DIR=f'{scratch}/demo', LNB_SAMPLE_DIR=f'{scratch}/sample', PYTHONDONTWRITEBYTECODE='1',
-                   MPLBACKEND='Agg', TF_CPP_MIN_LOG_LEVEL='3')
-        failed = []
-        for notebook in MUTATIONS[name][2]:   # run in the copy: its notebooks define the mutated code themselves
-            done = subprocess.run([str(Path(sys.executable).parent/'nbdev_test'), '--path', f'nbs/{notebook}.ipynb',
-                                   '--n_workers', '0'], cwd=copy, env=env, capture_output=True, text=True)
-            if done.returncode != 0: failed.append(f'nbs/{notebook}.ipynb')
-        done = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-rf', '-p', 'no:cacheprovider', '-p', 'no:warnings',
-                               'tests', '--deselect', 'tests/test_explorer_browser.py'], cwd=copy, env=env,
-                              capture_output=True, text=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('LNB_', 'PYTEST_', 'HYPOTHESIS_'))}
+        env.update(PYTHONPATH=str(copy), CI='true', PYTHONDONTWRITEBYTECODE='1', MPLBACKEND='Agg',
+                   TF_CPP_MIN_LOG_LEVEL='3')   # a scratch folder of its own (conftest): nothing of the real run reused
         check = subprocess.run([sys.executable, '-c', 'import leukemia_nb; print(leukemia_nb.__file__)'], cwd=copy,
                                env=env, capture_output=True, text=True).stdout.strip()
-        assert check.startswith(str(copy)), f'the tests imported {check}, not the mutated copy'
-        failed += re.findall(r'^FAILED (\S+)', done.stdout, re.M) + re.findall(r'^ERROR (\S+)', done.stdout, re.M)
-        return failed
+        if not check.startswith(str(copy)): raise RuntimeError(f'the tests would import {check}, not the mutated copy')
+        targets = ['tests', '--deselect', 'tests/test_explorer_browser.py', '--deselect', 'tests/test_mutations.py',
+                   '--deselect', 'tests/test_notebooks.py'] if whole_suite else MUTATIONS[name][2]
+        done = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-rfE', '-x', '-p', 'no:cacheprovider',
+                               '-p', 'no:xdist', '-p', 'no:randomly', *targets], cwd=copy, env=env,
+                              capture_output=True, text=True, timeout=1200)
+        failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', done.stdout, re.M)
+        caught = done.returncode == 1 and bool(failed)     # tests ran and failed (not a usage or collection error)
+        if done.returncode not in (0, 1): failed.append(f'pytest exit {done.returncode}: {done.stdout[-1500:]}')
+        return caught, failed, time.perf_counter() - started
+
+def table(rows) -> str:
+    "The mutation table: name, caught or SURVIVED, seconds, the tests that caught it."
+    lines = ['| mutation | verdict | seconds | caught by |', '|---|---|---|---|']
+    lines += [f'| {name} | {"caught" if caught else "SURVIVED"} | {seconds:.0f} | {"; ".join(failed) or "-"} |'
+              for name, caught, failed, seconds in rows]
+    return '\n'.join(lines)
 
 if __name__ == '__main__':
-    names = sys.argv[1:] or list(MUTATIONS)
-    survivors = []
+    whole = '--all' in sys.argv
+    names = [a for a in sys.argv[1:] if a != '--all'] or list(MUTATIONS)
+    rows = []
     for name in names:
-        caught = run(name)
-        print(f'{name}: caught by {len(caught)}: ' + ('; '.join(caught) if caught else 'NOTHING (the suite stayed green)'),
-              flush=True)
-        if not caught: survivors.append(name)
-    sys.exit(1 if survivors else 0)
+        rows.append((name, *run(name, whole)))
+        print(f'{name}: {"caught" if rows[-1][1] else "SURVIVED"} ({rows[-1][3]:.0f} s)', flush=True)
+    print(table(rows))
+    sys.exit(0 if all(row[1] for row in rows) else 1)

@@ -1,6 +1,7 @@
 """Execute notebooks in place and save their outputs, skipping the cells `nbdev_test` skips (the `tst_flags` of
 settings.ini: notest, slow, cuda). Called by tests/refresh_notebooks.sh."""
-import os, sys, time
+import sys
+import time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell

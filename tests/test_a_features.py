@@ -1,6 +1,5 @@
 "Issue 12, part A (and 16): colour as imaged, the transductive per-patient mode, unique columns, cache keys, non-finite features."
 import os, time
-from pathlib import Path
 import cv2, numpy as np, pandas as pd, pytest
 import leukemia_nb.features as F
 from leukemia_nb.features import extract_features, features_from_files, FEATURE_COLUMNS

@@ -1,5 +1,7 @@
 "The audit catches each listed problem in generated bad files, and never writes into the data folder."
-import os, shutil, subprocess, sys
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, pytest
 from leukemia_nb.data import load_cnmc, audit_cnmc, usable, DatasetError

@@ -102,6 +102,21 @@ def test_grouped_importance_permutes_a_family_jointly():
     assert imp.loc['glcm', 'drop'] == 0 and imp.loc['lbp', 'drop'] == 0
     with pytest.raises(ValueError, match='metric'): grouped_permutation_importance(model, X, y, metric='recall')
 
-def test_figures_draw():
+def test_figures_draw_what_they_say():
+    "Each model's reliability curve is sklearn's `calibration_curve` of its cells; each pair has its point and interval."
+    from sklearn.calibration import calibration_curve
     t = table({'a': 0.9, 'b': 0.7})
-    assert plot_reliability(t).axes and plot_paired(paired_bootstrap(t, n_boot=100)).axes
+    ax, hist = plot_reliability(t).axes
+    curves = {line.get_label().split(' ')[0]: line for line in ax.get_lines()}
+    assert set(curves) == {'a', 'b', 'perfectly'}, list(curves)
+    for model in ('a', 'b'):
+        cells = t[t.model == model]
+        frac_all, mean_prob = calibration_curve(cells.y, cells.prob, n_bins=10)
+        np.testing.assert_allclose(curves[model].get_xydata(), np.column_stack([mean_prob, frac_all]))
+    assert len(hist.patches) == 2                                   # one histogram of P(all) per model
+    paired = paired_bootstrap(t, n_boot=100)
+    ax, = plot_paired(paired).axes
+    points = ax.collections[-1].get_offsets()
+    np.testing.assert_allclose(sorted(points[:, 0]), sorted(paired['diff']))
+    assert [label.get_text() for label in ax.get_yticklabels()] == [f'{a} − {b}' for a, b in
+                                                                     zip(paired.model_a, paired.model_b)]

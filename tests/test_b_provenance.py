@@ -1,16 +1,15 @@
 "Provenance: what models were trained on, the synthetic flag, lnb_predict's warnings and marks, the disclaimer."
-import json, os, subprocess, sys, shutil
+import json
 from pathlib import Path
-import joblib, numpy as np, pandas as pd, pytest
+import joblib
+import numpy as np
+import pandas as pd
 from leukemia_nb.classical import load_model
 import leukemia_nb.pipeline as P
+from conftest import run
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 DISCLAIMER = 'for research and teaching; not a diagnostic device'
 
-def run(cmd, *args):
-    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=900, env=ENV)
 
 def test_saved_models_record_their_data(quick_report, tiny_root):
     m = load_model(quick_report/'models'/'rf.joblib')

@@ -1,12 +1,10 @@
 "Small data works: tuned models on a few dozen real cells; one model's failure costs only that model."
-import os, subprocess, sys
-from pathlib import Path
+import subprocess
 import pandas as pd, pytest
 import leukemia_nb.classical as C
 import leukemia_nb.pipeline as P
+from conftest import BIN, ENV
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 
 def test_tuned_classical_models_on_the_real_sample(real_data, tmp_path):
     "96 real cells (91 training cells in three small official folds): the full KNN grid asked for 31 of 25 cells."
@@ -49,4 +47,13 @@ def test_cache_keys_follow_settings_and_versions(tiny_root, monkeypatch):
     monkeypatch.setattr(sklearn, '__version__', '0.0.1')
     assert P.classical_model_key('rf', train, X, 0, False) != key   # another scikit-learn: another model
     monkeypatch.undo()
-    assert P.cnn_model_key(train, 64, 1, 0, True, 4) != P.cnn_model_key(train, 64, 1, 0, False, None)
+    # each setting of the CNN on its own: changing any one of them alone gives another key
+    base = dict(train=train, img_size=64, epochs=1, seed=0, quick=True, steps_per_epoch=4, recipe={'patience': 3})
+    changed = dict(train=train.iloc[1:], img_size=32, epochs=2, seed=1, quick=False, steps_per_epoch=None,
+                   recipe={'patience': 4})
+    key = P.cnn_model_key(**base)
+    assert P.cnn_model_key(**base) == key                                   # the same settings: the same key
+    for name, value in changed.items():
+        assert P.cnn_model_key(**{**base, name: value}) != key, f'{name} is not in the CNN cache key'
+    relabelled = train.assign(y=1 - train.y)
+    assert P.cnn_model_key(**{**base, 'train': relabelled}) != key, 'the labels are not in the CNN cache key'

@@ -1,14 +1,16 @@
 """The challenge submission: numeric order, one line per final image (no gap, no collision, 2,586 on real C-NMC), the
 zip CodaLab took, the fallback, `--fill_gaps`, `--refit_all`, and the files lnb_run writes."""
-import json, os, shutil, subprocess, sys, zipfile
+import json
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from leukemia_nb.report import (submission_order, submission_table, write_submission, write_submission_zip,
                                 final_image_number, final_numbering, CNMC_FINAL_COUNT, SUBMISSION_FILE)
 from leukemia_nb.data import manifest_from_paths
+from conftest import BIN, ENV
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 
 def final_folder(root):
     return next(Path(root).rglob('C-NMC_test_final_phase_data'))

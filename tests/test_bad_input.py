@@ -1,15 +1,13 @@
 "Bad input: every command that touches user files names the file and the problem, processes the good cells, and changes nothing."
-import os, re, shutil, stat, subprocess, sys
+import re
+import shutil
+import stat
 from pathlib import Path
 import pandas as pd, pytest
-from conftest import snapshot
+from conftest import run, snapshot
 from badcorpus import make_corpus, EXPECTED
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 
-def run(cmd, *args, timeout=900):
-    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV)
 
 def readonly(root):
     for p in [root, *Path(root).rglob('*')]:
@@ -35,17 +33,29 @@ def mentioned(text, path, what):
     name = Path(path).name
     return any(name in line and re.search(what, line, re.I) for line in text.splitlines())
 
+def listed_problems(text) -> list:
+    """`(file, problem, detail)` of every file in lnb_validate's grouped listing: a header `  [severity] problem: n`,
+    then one line per file, `      file: detail`, under the header of its problem."""
+    rows, problem = [], None
+    for line in text.splitlines():
+        header = re.match(r'^  \[(\w+)\] (.+): \d+$', line)
+        if header: problem = header.group(2); continue
+        entry = re.match(r'^      (/.+?\.(?:bmp|csv)(?::\d+)?|/\S+): (.*)$', line)
+        if entry and problem: rows.append((entry.group(1), problem, entry.group(2)))
+        elif not line.startswith('      '): problem = None
+    return rows
+
 def test_lnb_validate_names_every_bad_input(corpus):
     root, cases, before = corpus
     r = run('lnb_validate', root, '--n_jobs', 1)
     assert r.returncode == 0 and 'Traceback' not in r.stderr + r.stdout
     out = r.stdout
-    # the grouped listing prints each problem name, then one line per file with its detail
-    lines = out.splitlines()
+    reported = listed_problems(out)
     for case, path in cases.items():
-        groups = [i for i, l in enumerate(lines) if re.search(EXPECTED[case], l, re.I) and l.strip().startswith('[')]
-        named = any(Path(path).name in l for i in groups for l in lines[i + 1:i + 17])
-        assert named or mentioned(out, path, EXPECTED[case]), f'{case}: {path.name} not reported with /{EXPECTED[case]}/'
+        said = [f'{problem}: {detail}' for file, problem, detail in reported
+                if file == str(path) or file.startswith(f'{path}:')]   # a CSV's problems name the file and its line
+        assert any(re.search(EXPECTED[case], text, re.I) for text in said), \
+            f'{case}: {path.name} is not listed under /{EXPECTED[case]}/ (it is under {said})'
     assert 'usable cell(s)' in out
     assert snapshot(root.parent) == before
 
@@ -85,6 +95,28 @@ def test_lnb_predict_on_bad_files(corpus, quick_report, tmp_path):
     p = pd.read_csv(tmp_path/'p.csv')
     assert {str(g) for g in good} <= set(p.path)
     assert snapshot(root.parent) == before
+
+def test_lnb_predict_on_a_folder_of_good_and_bad_images(corpus, quick_report, tmp_path):
+    """A folder as a user has one: good cells and broken files side by side. Every good cell is predicted (stdout and
+    the CSV), every file that cannot be used is named on stderr with its reason, and the exit status is 0 because
+    some cells were predicted (1 when none could be, 2 for a usage error)."""
+    root, cases, _ = corpus
+    folder = tmp_path/'mixed'
+    folder.mkdir()
+    good = sorted((root/'validation_data/C-NMC_test_prelim_phase_data').glob('*.bmp'))[:3]
+    for path in good: shutil.copy(path, folder/path.name)
+    for case in PREDICT_REASONS: shutil.copy(cases[case], folder/cases[case].name)
+    r = run('lnb_predict', quick_report, folder, '--csv', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr
+    predicted = {line.split()[0] for line in r.stdout.splitlines() if 'rf=' in line}
+    assert {str(folder/p.name) for p in good} <= predicted, predicted
+    for case, reason in PREDICT_REASONS.items():
+        assert mentioned(r.stderr, folder/cases[case].name, reason), f'{case}: not named with /{reason}/'
+    unreadable = {str(folder/cases[case].name) for case in ('corrupt', 'truncated', 'zero-byte', 'text named .bmp')}
+    assert not unreadable & predicted
+    table = pd.read_csv(tmp_path/'p.csv')
+    assert {str(folder/p.name) for p in good} <= set(table.path) and table[table.path.isin(predicted)].prob.notna().all()
 
 @pytest.fixture
 def wrong_header(tiny_root, tmp_path):

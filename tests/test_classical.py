@@ -4,7 +4,7 @@ from sklearn.base import clone
 from leukemia_nb.data import load_cnmc, PatientLeakError, assert_patient_disjoint, PREDICTION_COLUMNS
 from leukemia_nb.features import extract_features
 from leukemia_nb.classical import (make_classifier, fit_classifier, predict_model, save_model, load_model, FeatureSchemaError,
-                                   CLASSIFIERS, predictions_table)
+                                   CLASSIFIERS)
 from leukemia_nb.evaluate import score, challenge_split, compare, per_patient
 from leukemia_nb.synthetic import make_cnmc_like
 

@@ -1,7 +1,10 @@
 """The CNN on the backend in use (CI runs this file under TensorFlow and again under JAX): mixed precision that stays
 right, the pixel cache, augmentation, test-time augmentation, Grad-CAM on the predicted class, and saving on one
 backend and loading on another."""
-import os, sys, json, subprocess, importlib.util
+import os
+import sys
+import subprocess
+import importlib.util
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, cv2
 from conftest import skip_or_fail
@@ -84,6 +87,12 @@ def test_pixel_cache_key_follows_the_file(tiny_copy, tmp_path):
     second, _ = cache.get([path], n_jobs=1)
     assert cache.n_decoded == 1 and not (first == second).all()
 
+def test_balanced_weights_give_each_class_half_the_weight():
+    y = np.array([1] * 30 + [0] * 10)
+    weights = C.balanced_weights(y)
+    assert weights[y == 1].sum() == pytest.approx(weights[y == 0].sum()) == pytest.approx(len(y) / 2)
+    assert weights.dtype == np.float32 and len(set(weights[y == 1])) == 1
+
 def test_augmentation_keeps_background_and_draws_per_image(real_pixels):
     x = C.ToFloat()(real_pixels[:16])
     out = keras.ops.convert_to_numpy(C.augmentation(rotate=False, seed=3)(x, training=True))
@@ -142,12 +151,17 @@ def test_grad_cam_peaks_on_the_blob(blob_model):
         hits.append(np.hypot(*(np.array(peak) - centre)) <= 10)  # the feature map has 8-pixel cells
     assert np.mean(hits) >= 0.8, hits
 
-def test_grad_cam_explains_the_predicted_class(blob_model):
-    "For a cell called hem the map shows evidence for hem: the sign of the logit is part of the target."
+def test_grad_cam_explains_the_predicted_class(blob_model, monkeypatch):
+    """For a cell called hem the map shows evidence for hem: the sign of the logit is part of the target. The map of
+    the same cell explained as `all` (the call forced) is the other half of the evidence: ReLU(−S) against ReLU(S)."""
     x, y, _ = blob_cells(16, seed=3)
     image = x[np.flatnonzero(y == 0)[0]]
     _, heat, prob = C.grad_cam(blob_model, image)
-    assert prob < 0.5 and np.isfinite(heat).all() and heat.max() > 0   # not blank, although P(all) is small
+    assert prob < 0.5 and np.isfinite(heat).all()
+    assert heat.max() > 0.9       # scaled to [0, 1] (1 before the bilinear resize): not blank, though P(all) is small
+    monkeypatch.setattr(C, 'calibrated', lambda prob, calibration, prior: 0.9)   # as if the call were `all`
+    _, heat_all, _ = C.grad_cam(blob_model, image)
+    assert np.corrcoef(heat.ravel(), heat_all.ravel())[0, 1] < 0.2, 'the hem map is the map of the `all` evidence'
 
 def test_tta_is_invariant_to_flips_and_turns(blob_model):
     x, _, _ = blob_cells(8, seed=4)
@@ -187,3 +201,27 @@ def test_saved_on_one_backend_loads_on_the_other(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == OTHER
     assert np.abs(np.load(tmp_path/'p.npy') - expected).max() < 1e-4
+
+def test_a_cell_gets_the_same_prediction_on_a_450_and_a_600_canvas(real_data, tmp_path):
+    """Training cells are 450×450, final-phase cells 600×600: the same cell on either canvas (the 600 one centred,
+    or pushed to a corner) is the same input and gets the same P(all), through the pixel cache or without it."""
+    from leukemia_nb.data import load_cnmc
+    sample = load_cnmc(real_data/'cnmc_sample')
+    cells = sample[sample.split == 'train'].groupby('y').head(3)
+    rows = []
+    for i, path in enumerate(cells.path):
+        image = cv2.imread(path)
+        assert image.shape[:2] == (450, 450)
+        for name, pad in (('centred', ((75, 75), (75, 75))), ('corner', ((0, 150), (150, 0)))):
+            target = tmp_path/f'{name}_{i}.bmp'
+            cv2.imwrite(str(target), np.pad(image, (*pad, (0, 0))))
+            rows.append(dict(path=str(target), original=path))
+    on_600 = pd.DataFrame(rows)
+    keras.utils.set_random_seed(0)
+    cnn = C.CNNModel(C.build_cnn(64), 64, 300, train_patients=[], prior=0.6)
+    original = dict(zip(cells.path, C.predict_cnn(cnn, cells, n_jobs=1)))
+    for cache in (None, tmp_path/'pixels'):
+        moved = C.predict_cnn(cnn, on_600, n_jobs=1, pixel_cache=cache)
+        expected = on_600.original.map(original).to_numpy()
+        np.testing.assert_allclose(moved, expected, atol=1e-6)
+    assert np.ptp(list(original.values())) > 1e-4      # the cells differ: the check is not a constant model's

@@ -1,15 +1,15 @@
 "Issue 16: one cell, one answer. The feature contract on real cells: orientation, canvas, redundancy, independence."
 import cv2, numpy as np, pandas as pd, pytest
 from leukemia_nb.data import load_cnmc
-from leukemia_nb.features import features_from_files, extract_features, FeatureContract, FEATURE_COLUMNS
+from leukemia_nb.features import features_from_files, FeatureContract, FEATURE_COLUMNS
 
 @pytest.fixture(scope='module')
 def sample(real_data):
     return load_cnmc(real_data/'cnmc_sample')
 
 @pytest.fixture(scope='module')
-def base(sample):
-    return extract_features(sample, n_jobs=2, progress=False)
+def base(sample_features):
+    return sample_features
 
 def _rows(paths):
     out = features_from_files([str(p) for p in paths])

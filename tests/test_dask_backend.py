@@ -1,9 +1,9 @@
 """`--backend dask`: the classical stages on a Dask cluster (here a LocalCluster started by the test) give the same
 report as the local run."""
-import re
+import re, socket, sys
 import pandas as pd
 import pytest
-from conftest import skip_or_fail
+from conftest import ENV, run, skip_or_fail
 
 try: from dask import distributed
 except ImportError: distributed = None   # the dev extra installs it; CI fails rather than skips without it
@@ -31,3 +31,23 @@ def test_dask_run_equals_the_local_run(tiny_root, tmp_path):
 def test_the_backend_is_checked():
     from leukemia_nb.pipeline import run_pipeline
     with pytest.raises(ValueError, match='needs --scheduler'): run_pipeline(backend='dask', verbose=False)
+
+def test_an_unreachable_scheduler_is_one_clear_line_and_nothing_is_written(tiny_root, tmp_path):
+    "No cluster at the address: lnb_run names the address and the problem (no traceback) and writes nothing."
+    if distributed is None: skip_or_fail('dask.distributed is not installed: pip install -e ".[dev]"')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]    # nothing listens there once it is closed
+    env = dict(ENV, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT='3s')   # Dask's own setting: give up after 3 s
+    r = run('lnb_run', '--data', tiny_root, '--out', tmp_path/'rep', '--cache', tmp_path/'cache', '--quick',
+            '--models', 'nb', '--backend', 'dask', '--scheduler', f'tcp://127.0.0.1:{port}', env=env, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert f'cannot reach the Dask scheduler at tcp://127.0.0.1:{port}' in r.stderr and 'Traceback' not in r.stderr
+    assert not (tmp_path/'rep').exists() and not (tmp_path/'cache').exists()
+
+def test_without_dask_the_error_says_how_to_install_it(tiny_root, tmp_path, monkeypatch):
+    from leukemia_nb.pipeline import run_pipeline
+    monkeypatch.setitem(sys.modules, 'dask.distributed', None)     # `import dask.distributed` now fails
+    with pytest.raises(ValueError, match=r'needs dask.distributed: pip install "leukemia_nb\[dask\]"'):
+        run_pipeline(tiny_root, out=tmp_path/'rep', cache=tmp_path/'cache', quick=True, models='nb',
+                     backend='dask', scheduler='tcp://127.0.0.1:8786', verbose=False)
+    assert not (tmp_path/'rep').exists() and not (tmp_path/'cache').exists()

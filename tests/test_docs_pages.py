@@ -1,9 +1,9 @@
 """The docs site shows the saved outputs: process the notebooks as nbdev_docs does, render them to HTML with nbconvert,
 open the home, evaluation, CNN and explorer pages in Chromium, and check that each shows its figures and no error."""
-import json, os, subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import skip_or_fail
+from conftest import docs_processed, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = '/usr/bin/chromium'
@@ -28,24 +28,21 @@ def test_notebook_has_outputs_and_no_errors(name):
 
 @pytest.fixture(scope='module')
 def html_pages(tmp_path_factory):
-    "The four pages processed by nbdev (as `nbdev_docs` does before Quarto) and rendered to HTML by nbconvert."
-    out = tmp_path_factory.mktemp('docs')
-    script = ('import sys; from pathlib import Path; from nbdev.serve_drv import exec_nb; '
-              'from nbdev.processors import FilterDefaults; '
-              'exec_nb(Path(sys.argv[1]), Path(sys.argv[2]), FilterDefaults)')
+    "The four pages as nbdev processes them for the docs (`nbdev_proc_nbs`), rendered to HTML by nbconvert."
+    processed, out = docs_processed(), tmp_path_factory.mktemp('docs')
+    shutil.copytree(processed/'images', out/'images')
     pages = {}
     for name in PAGES:
-        processed = out/name
-        done = subprocess.run([sys.executable, '-c', script, ROOT/'nbs'/name, processed], cwd=ROOT/'nbs',
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f'nbdev processing failed on {name}: {done.stderr[-2000:]}'
-        (out/'images').mkdir(exist_ok=True)
-        for image in (ROOT/'nbs'/'images').glob('*'): (out/'images'/image.name).write_bytes(image.read_bytes())
-        done = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', str(processed),
+        done = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', str(processed/name),
                                '--output-dir', str(out)], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f'nbconvert failed on {name}: {done.stderr[-2000:]}'
         pages[name] = out/name.replace('.ipynb', '.html')
     return pages
+
+def _offline(route):
+    "The docs pages must show their figures without a network: every request but a local file or data is refused."
+    if route.request.url.startswith(('file:', 'data:')): route.continue_()
+    else: route.abort()
 
 def test_pages_show_their_figures_in_chromium(html_pages):
     if not Path(CHROMIUM).exists():
@@ -58,8 +55,10 @@ def test_pages_show_their_figures_in_chromium(html_pages):
                                     args=['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'])
         try:
             page = browser.new_page(viewport={'width': 1200, 'height': 900})
+            page.route('**/*', _offline)     # require.js and MathJax from a CDN never load: the page must not need them
             for name, html in html_pages.items():
-                page.goto(html.as_uri(), wait_until='load')
+                page.goto(html.as_uri(), wait_until='domcontentloaded')
+                page.wait_for_function('() => [...document.images].every(i => i.complete)', timeout=60_000)
                 sizes = page.eval_on_selector_all(
                     'img', 'imgs => imgs.map(i => [i.naturalWidth, i.getBoundingClientRect().width, i.src.slice(0, 40)])')
                 shown = [s for s in sizes if s[0] > 0 and s[1] > 0]

@@ -60,10 +60,12 @@ def test_select_shows_everything(ex_full):
     assert ex.d_image.value[:4] == b'\x89PNG' and ex.d_cam.value[:4] == b'\x89PNG' and ex.d_feats.value[:4] == b'\x89PNG'
     pat = ex.preds.loc[ex.preds.path == path, 'patient'].iloc[0]
     others = ex.preds[(ex.preds.patient == pat) & (ex.preds.model == 'rf') & (ex.preds.path != path)]
+    assert len(others) >= 2, 'every test patient of the tiny dataset has 3 cells: the first cell has siblings'
     assert len(ex.d_patient.children) == min(12, len(others))
-    if ex.d_patient.children:  # clicking a sibling selects it
-        ex.d_patient.children[0].children[1].click()
-        assert ex.selected != path
+    sibling = ex.d_patient.children[0].children[1]
+    assert sibling.path in set(others.path)
+    sibling.click()                                 # clicking a sibling selects it
+    assert ex.selected == sibling.path != path and Path(sibling.path).name in ex.d_title.value
 
 def test_flags_and_export(ex_full, tmp_path, tiny_root):
     ex = ex_full

@@ -1,17 +1,45 @@
 "The explorer in a real browser: Voilà serves the app notebook on localhost, headless Chromium (Playwright) uses it."
-import os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import os, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 import pytest
-from conftest import skip_or_fail
+from conftest import ROOT, ENV, skip_or_fail
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(os.environ.get('LNB_ARTIFACTS') or Path(tempfile.gettempdir())/'lnb_artifacts')  # never in the checkout
+ARTIFACTS = Path(os.environ['LNB_ARTIFACTS'])    # under the run's scratch folder (conftest, run.sh), never the checkout
 CHROMIUM = '/usr/bin/chromium'
 APP = ROOT/'nbs'/'tutorials'/'explorer_app.ipynb'
+READY_S = 120   # the most seconds Voilà may take to answer
 
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def _serve(env, log_path) -> tuple:
+    """`(process, url)` of a Voilà server that answers; its death is reported at once with its log, and a port taken
+    between choosing it and binding it is tried again (three ports at most)."""
+    for attempt in range(3):
+        port = _free_port()
+        with open(log_path, 'a') as log:
+            proc = subprocess.Popen([sys.executable, '-m', 'voila', str(APP), '--no-browser', f'--port={port}',
+                                     '--Voila.ip=127.0.0.1', '--show_tracebacks=True', '--NotebookClient.timeout=600'],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f'http://127.0.0.1:{port}/'
+        deadline = time.monotonic() + READY_S
+        while time.monotonic() < deadline:   # the server, not the notebook: the page request runs it
+            try:
+                urllib.request.urlopen(url + 'voila/static/', timeout=2)
+                return proc, url
+            except urllib.error.HTTPError:   # an HTTP answer, whatever its status: the server is up
+                return proc, url
+            except OSError:
+                if proc.poll() is not None: break
+                time.sleep(0.25)
+        log = Path(log_path).read_text()
+        if proc.poll() is None:
+            proc.kill()
+            pytest.fail(f'Voilà did not answer on {url} within {READY_S} s:\n{log[-3000:]}')
+        if 'Address already in use' not in log and 'port' not in log.lower():
+            pytest.fail(f'Voilà died at start (exit {proc.returncode}):\n{log[-3000:]}')
+    pytest.fail(f'Voilà found no free port in three tries:\n{Path(log_path).read_text()[-3000:]}')
 
 @pytest.fixture
 def voila_url(quick_report, tmp_path):
@@ -19,29 +47,20 @@ def voila_url(quick_report, tmp_path):
         skip_or_fail('Debian chromium is not installed (apt-get install chromium; .ci/run installs it)')
     try: import playwright  # noqa: F401
     except ImportError: skip_or_fail('playwright is not installed (pip install -e ".[dev]")')
-    port = _free_port()
-    env = dict(os.environ, LNB_RUN_DIR=str(quick_report), LNB_PAGE_SIZE='8', TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
-    log = open(tmp_path/'voila.log', 'w')
-    proc = subprocess.Popen([sys.executable, '-m', 'voila', str(APP), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1',
-                             '--show_tracebacks=True', '--NotebookClient.timeout=600'], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f'http://127.0.0.1:{port}/'
+    env = dict(ENV, LNB_RUN_DIR=str(quick_report), LNB_PAGE_SIZE='8')
+    proc, url = _serve(env, tmp_path/'voila.log')
     try:
-        for _ in range(120):  # wait for the server (not for the notebook: the page request runs it)
-            try: urllib.request.urlopen(url + 'api', timeout=2); break
-            except Exception:
-                if proc.poll() is not None: break
-                time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
         try: proc.wait(15)
         except subprocess.TimeoutExpired: proc.kill()
-        log.close()
-        ARTIFACTS.mkdir(exist_ok=True); shutil.copy(tmp_path/'voila.log', ARTIFACTS/'voila.log')
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path/'voila.log', ARTIFACTS/'voila.log')
 
 def test_explorer_in_chromium(voila_url):
     from playwright.sync_api import sync_playwright
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'])
@@ -66,7 +85,9 @@ def test_explorer_in_chromium(voila_url):
             page.get_by_text('Selected:').wait_for(timeout=120_000)
             body = page.inner_text('body')
             assert 'P(all)' in body and 'this patient' in body
-            page.wait_for_timeout(1500)  # let the images paint
+            page.wait_for_function(   # every image of the page decoded and laid out: the screenshot shows them
+                "() => [...document.images].length > 0 && [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+                timeout=60_000)
             page.screenshot(path=str(ARTIFACTS/'explorer.png'), full_page=False)
         finally:
             browser.close()

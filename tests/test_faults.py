@@ -1,13 +1,15 @@
 """Reproducibility and faults: same seed, same numbers (under two different hash seeds); a run killed at an exact
 stage resumes from its caches; a damaged cache is rebuilt. No test here waits on a clock: a run is killed by a fault
 point in the code (`LNB_FAULT_AT`, see `00_core`), and cache reuse is read from `run.json`, not from printed text."""
-import json, os, signal, subprocess, sys
+import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from leukemia_nb.synthetic import make_cnmc_like
+from conftest import BIN, ENV
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg', PYTHONUNBUFFERED='1')
 MODELS = 'rf,knn,svm,nb'
 CNN_TOL = 1e-4  # CNN probabilities of two runs with the same seed on a CPU with op determinism on: float noise only
 
@@ -105,3 +107,25 @@ def test_corrupted_caches_are_rebuilt(mid_root, reference, tmp_path):
     assert how['rf'] == 'refitted: cache unreadable' and how['nb'] == 'cache', how
     assert 'corrupted cache shard' in pd.read_csv(tmp_path/'rep'/'audit.csv').problem.tolist()
     pd.testing.assert_frame_equal(metrics(reference).drop(index='cnn'), metrics(tmp_path/'rep'))
+
+def test_ctrl_c_during_cnn_training_then_a_resumed_run(mid_root, reference, tmp_path):
+    """Ctrl-C (SIGINT, sent by a fault point at the end of the CNN's second epoch): lnb_run says it was interrupted
+    and how to resume (exit 130, no traceback), leaves no report and no half-written file; the same command then
+    resumes from the cache (the classical models are not fitted again) and gives the reference's numbers."""
+    cache = tmp_path/'cache'
+    stopped = lnb_run(mid_root, tmp_path/'rep', cache, '--models', MODELS + ',cnn',
+                      env=dict(ENV, LNB_FAULT_AT='cnn-epoch:2:INT'))
+    assert 'sending SIGINT' in stopped.stderr, stopped.stderr[-2000:]
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert 'interrupted; run the same command again to resume from the cache' in stopped.stderr
+    assert 'Traceback' not in stopped.stderr
+    assert not (tmp_path/'rep').exists()
+    assert not [p for p in cache.rglob('*') if p.name.endswith('.tmp')], 'a half-written file was left in the cache'
+    r = lnb_run(mid_root, tmp_path/'rep', cache, '--models', MODELS + ',cnn')
+    assert r.returncode == 0, r.stderr[-3000:]
+    how = {name.split('-')[0]: way for name, way in cache_log(tmp_path/'rep')['models'].items()}
+    assert how == {'rf': 'cache', 'knn': 'cache', 'svm': 'cache', 'nb': 'cache', 'cnn': 'fitted'}, how
+    a, b = preds(reference), preds(tmp_path/'rep')
+    classical = a.model != 'cnn'
+    pd.testing.assert_frame_equal(a[classical], b[classical])
+    assert np.allclose(a[~classical].prob, b[~classical].prob, atol=CNN_TOL)

@@ -1,9 +1,8 @@
 "Feature table schema, the cache (reuse, invalidation, corruption, interruption) and failing images."
-import os, time, shutil
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, pytest
 import leukemia_nb.features as F
-from leukemia_nb.features import extract_features, FEATURE_COLUMNS, FeatureCache
+from leukemia_nb.features import extract_features, FEATURE_COLUMNS
 from leukemia_nb.data import load_cnmc, name_problems
 from leukemia_nb.core import UnsafeOutputError
 

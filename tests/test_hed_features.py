@@ -14,12 +14,12 @@ def sample(real_data):
     return load_cnmc(real_data/'cnmc_sample')
 
 @pytest.fixture(scope='module')
-def default_rows(sample):
-    return extract_features(sample, n_jobs=2, progress=False)
+def default_rows(sample_features):
+    return sample_features
 
 @pytest.fixture(scope='module')
-def hed_rows(sample):
-    return extract_features(sample, n_jobs=2, progress=False, extra='hed')
+def hed_rows(sample_features_hed):
+    return sample_features_hed
 
 def _expected(path) -> dict:
     "The hed_ columns of one cell computed here, straight from `rgb2hed` on the cell as the pipeline cuts it out."

@@ -1,26 +1,8 @@
 """Issue 16, done when: `lnb_run`, then `lnb_predict` on one file or on the whole folder, give every prelim and
 final-phase cell the same P(all): within 1e-6 for the classical models, 1e-5 for the CNN and the hybrid heads on its
 embedding (issue 19). On real cells."""
-import shutil
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, pytest
-
-@pytest.fixture(scope='module')
-def real_run(real_data, tmp_path_factory):
-    "A quick lnb_run on the real sample, with 8 of its cells also put on 600×600 canvases as a final phase."
-    from leukemia_nb.pipeline import run_pipeline
-    root = tmp_path_factory.mktemp('real')/'C-NMC_Leukemia'
-    shutil.copytree(real_data/'cnmc_sample'/'C-NMC_Leukemia', root)
-    final = root/'testing_data'/'C-NMC_test_final_phase_data'
-    final.mkdir(parents=True)
-    training = sorted((root/'training_data').rglob('*.bmp'))
-    for number, source in enumerate(training[::12][:8], start=1):   # cells of several patients, odd offset 75
-        image = cv2.imread(str(source))
-        cv2.imwrite(str(final/f'{number}.bmp'), np.pad(image, ((75, 75), (75, 75), (0, 0))))
-    out = tmp_path_factory.mktemp('report')/'report'
-    run_pipeline(data=root, out=out, cache=tmp_path_factory.mktemp('cache'), quick=True, verbose=False, n_jobs=1,
-                 final_count=0)  # 8 final cells, not the 2,586 of the real final phase
-    return root, out
 
 def _run_probabilities(out):
     "`{(file, model): P(all)}` of the prelim cells (predictions.csv) and the final cells (final_predictions.csv)."

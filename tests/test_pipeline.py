@@ -1,14 +1,11 @@
 "lnb_run and lnb_predict from the command line, in quick mode: synthetic data, the real sample, caching, atomic reports."
-import json, os, subprocess, sys, shutil
-from pathlib import Path
+import json
+import subprocess
+import shutil
 import pandas as pd, pytest
-from conftest import snapshot
+from conftest import BIN, ENV, run
 
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg')
 
-def run(cmd, *args, timeout=900):
-    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV)
 
 @pytest.fixture
 def quick_run(quick_report):
@@ -29,6 +26,11 @@ def test_report_folder(quick_run):
     assert {'weighted_f1', 'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'sensitivity', 'specificity'} <= set(m.columns)
     p = pd.read_csv(rep/'predictions.csv')
     assert set(p.model) == set(m.index) and p.prob.between(0, 1).all()
+    from sklearn.metrics import f1_score, roc_auc_score
+    for model, cells in p.groupby('model'):       # the table's figures are those of the predictions it ships
+        assert (cells.pred == (cells.prob >= 0.5).astype(int)).all(), model
+        assert m.loc[model, 'weighted_f1'] == pytest.approx(f1_score(cells.y, cells.pred, average='weighted')), model
+        assert m.loc[model, 'roc_auc'] == pytest.approx(roc_auc_score(cells.y, cells.prob)), model
     md = (rep/'report.md').read_text()
     assert 'This run used synthetic data' in md and 'weighted_f1' in md and 'figures/confusion.png' in md
     run_json = json.loads((rep/'run.json').read_text())
@@ -79,16 +81,16 @@ def test_lnb_run_refuses_output_inside_data(tiny_root):
     assert r.returncode != 0 and 'inside the data folder' in r.stderr and 'Traceback' not in r.stderr
     assert not (tiny_root/'report').exists()
 
-def test_lnb_run_on_real_sample(real_data, tmp_path):
-    sample = real_data/'cnmc_sample'
-    r = run('lnb_run', '--data', sample, '--out', tmp_path/'real', '--cache', tmp_path/'cache', '--quick', '--models', 'rf,nb,cnn')
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    md = (tmp_path/'real'/'report.md').read_text()
-    assert 'This run used real data' in md
-    p = pd.read_csv(tmp_path/'real'/'predictions.csv')
-    assert set(p.split) == {'prelim'} and len(p) == 3 * 5   # the 5 real prelim cells, 3 models
-    m = pd.read_csv(tmp_path/'real'/'metrics.csv', index_col=0)
-    assert list(m.index) == ['rf', 'nb', 'cnn']
+def test_lnb_run_on_real_sample(real_run):
+    "The real sample, every model (quick): a real-data report, the 5 real prelim cells predicted by each model."
+    _, out = real_run
+    md = (out/'report.md').read_text()
+    assert 'This run used real data' in md and 'This run used synthetic data' not in md
+    m = pd.read_csv(out/'metrics.csv', index_col=0)
+    assert list(m.index) == ['rf', 'knn', 'svm', 'nb', 'cnn', 'svm_cnn', 'knn_cnn', 'logreg_cnn', 'svm_cnn_hc']
+    assert (~m.synthetic).all()
+    p = pd.read_csv(out/'predictions.csv')
+    assert set(p.split) == {'prelim'} and len(p) == len(m) * 5 and p.prob.notna().all()
 
 def test_real_data_run_never_generates_the_demo(tiny_root, tmp_path):
     # without --out the report goes to runs/<data folder name>; choosing that name must not build the synthetic demo

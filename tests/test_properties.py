@@ -1,6 +1,7 @@
 "Property-based tests (hypothesis): the file-name parser and the patient guard."
 import re
-import numpy as np, pandas as pd, pytest
+import pandas as pd
+import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from leukemia_nb.data import (parse_cell_name, assert_patient_disjoint, PatientLeakError, patient_split, cv_splits,
                               is_synthetic_patient)

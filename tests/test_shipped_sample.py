@@ -1,8 +1,9 @@
 """The real cells shipped with the package: extracted offline, byte-identical to the C-NMC originals, licensed."""
-import hashlib, os
+import hashlib
 from pathlib import Path
-import pandas as pd, pytest
-from leukemia_nb.data import real_material, real_sample, load_cnmc, _assets
+import pandas as pd
+from conftest import skip_or_fail
+from leukemia_nb.data import real_sample, load_cnmc, _assets
 
 ORIGINALS = Path(__file__).resolve().parents[2]/'shared'/'data'/'cnmc_sample'
 
@@ -14,7 +15,7 @@ def test_the_sample_is_complete_and_licensed(real_data):
     assert 'CC BY 3.0' in licence and 'Gupta' in licence and '10.7937/tcia.2019.dc64i46r' in licence
 
 def test_shipped_digests_are_those_of_the_originals():
-    if not ORIGINALS.is_dir(): pytest.skip(f'the originals are not beside the project ({ORIGINALS})')
+    if not ORIGINALS.is_dir(): skip_or_fail(f'the originals are not beside the project ({ORIGINALS})')
     shipped = dict(reversed(line.split(maxsplit=1)) for line in (_assets()/'cnmc_sample.sha256').read_text().splitlines())
     originals = {str(p.relative_to(ORIGINALS)): hashlib.sha256(p.read_bytes()).hexdigest()
                  for p in ORIGINALS.rglob('*') if p.is_file()}

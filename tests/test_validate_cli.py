@@ -1,5 +1,5 @@
 "lnb_validate's command line: a problems CSV aimed inside the data folder is refused with one line, not a traceback."
-import subprocess, sys
+import subprocess
 from conftest import snapshot
 
 def test_problems_csv_inside_the_data_folder_is_refused(tiny_copy):

@@ -1,0 +1,15 @@
+"""The CNN on a second Keras backend: its tests again under JAX (`KERAS_BACKEND=jax`), in a process of their own
+(a Keras backend is chosen once per process). The CNN notebook under JAX is one of the notebook runs."""
+import subprocess
+import sys
+import pytest
+from conftest import ROOT, ENV
+
+def test_the_cnn_tests_pass_on_jax():
+    pytest.importorskip('jax')   # in the dev extra: CI has it
+    env = dict(ENV, KERAS_BACKEND='jax')
+    done = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-rfEs', '-p', 'no:cacheprovider', '-p', 'no:xdist',
+                           'tests/test_cnn.py', 'tests/test_cnn_learner.py'], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert ' passed' in done.stdout and ' skipped' not in done.stdout, done.stdout[-2000:]
