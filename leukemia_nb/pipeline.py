@@ -70,11 +70,13 @@ def cnn_model_key(train:pd.DataFrame,   # the CNN's training rows
                   recipe:dict=None      # every other training setting (the recipe's values)
                  ) -> str:
     "Cache key of the CNN: its files and labels, every setting that changes it, and the library versions."
-    from leukemia_nb.cnn import CNN_VERSION, backend
+    from leukemia_nb.cnn import CNN_VERSION, backend, weights_start
     import keras
     backend_module = sys.modules.get(backend())
     libraries = [keras.__version__, backend(), getattr(backend_module, '__version__', '-')]
-    settings = json.dumps(recipe or {}, sort_keys=True, default=str)
+    recipe = dict(recipe or {})
+    if recipe.get('weights'): recipe['weights'] = weights_start(recipe['weights'])   # a file: its content's digest
+    settings = json.dumps(recipe, sort_keys=True, default=str)
     return _key('cnn', files_key(train), CNN_VERSION, int(img_size), int(epochs), int(seed), bool(quick),
                 steps_per_epoch, settings, np.__version__, *libraries)
 
@@ -233,7 +235,9 @@ def _classical_stage(names, manifest, train, test, final, data, cache, quick, se
 def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerator's default: `default_recipe`)
                  img_size:int=None,    # overrides the recipe's input size
                  epochs:int=None,      # overrides the recipe's epochs
-                 quick:bool=False      # smoke run: 64 px, 1 epoch, 4 steps, no refit
+                 quick:bool=False,     # smoke run: 64 px, 1 epoch, 4 steps, no refit
+                 weights:str=None,     # backbone start: 'imagenet', 'none' (random) or a weights file (None: recipe's)
+                 allow_random_init:bool=False  # pretrained weights that cannot be loaded: start random, not an error
                 ) -> dict:
     "The CNN's training settings: the recipe's values, then what the command line set, then quick mode's."
     from leukemia_nb.cnn import RECIPES, default_recipe
@@ -242,6 +246,11 @@ def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerat
     settings = dict(RECIPES[name], recipe=name)
     if img_size: settings['img_size'] = int(img_size)
     if epochs: settings['epochs'] = int(epochs)
+    if weights is not None:
+        named = str(weights).lower()
+        settings['weights'] = (named if named in ('none', 'imagenet') else 'none' if named == 'random'
+                               else str(Path(weights).expanduser().resolve()))   # a file: where it is
+    if allow_random_init: settings['allow_random_init'] = True
     if quick: settings.update(img_size=64, epochs=1, steps_per_epoch=4)
     return settings
 
@@ -281,7 +290,8 @@ def _cnn_stage(train, test, final, cache, quick, seeds, settings, provenance, ti
     failed_paths = {path for path, *_ in state['feature_problems']}
     cnn_train, cnn_test, cnn_final = (rows[~rows.path.isin(failed_paths)] for rows in (train, test, final))
     pixels = cache/'pixels'  # every cell decoded once, shared by training, prediction and the explorer
-    options = {k: v for k, v in settings.items() if k not in ('img_size', 'epochs', 'recipe', 'steps_per_epoch')}
+    not_options = ('img_size', 'epochs', 'recipe', 'steps_per_epoch', 'start')   # given by name, or a record
+    options = {k: v for k, v in settings.items() if k not in not_options}
     for seed in seeds:
         primary = seed == seeds[0]
         with timer('model cnn' + ('' if primary else f' seed {seed}')):
@@ -421,7 +431,8 @@ def _refit_cnn(rows, state, final, cache, quick, seed, settings, provenance, ver
     key = cnn_model_key(cnn_rows, settings['img_size'], settings['epochs'], seed, quick, steps, settings)
     model_file = cache/'models'/f'cnn-{key}.keras'
     pixels = cache/'pixels'
-    options = {k: v for k, v in settings.items() if k not in ('img_size', 'epochs', 'recipe', 'steps_per_epoch')}
+    not_options = ('img_size', 'epochs', 'recipe', 'steps_per_epoch', 'start')   # given by name, or a record
+    options = {k: v for k, v in settings.items() if k not in not_options}
     fit = lambda: train_cnn(cnn_rows, img_size=settings['img_size'], epochs=settings['epochs'], seed=seed,
                             steps_per_epoch=steps, verbose=2 if verbose else 0, pixel_cache=pixels,
                             provenance=provenance, refit=not quick, **options)
@@ -543,7 +554,9 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                  correction:bool=True,    # also score the neighbourhood-corrected variants (transductive, labelled)
                  backend:str='local',     # 'local' or 'dask' (the classical stages on an existing Dask cluster)
                  scheduler:str=None,      # the Dask scheduler's address (with backend='dask')
-                 extra_features=()        # optional feature families for the classical models, e.g. ('hed',)
+                 extra_features=(),       # optional feature families for the classical models, e.g. ('hed',)
+                 weights:str=None,        # CNN backbone start: 'imagenet', 'none' or a weights file (None: recipe's)
+                 allow_random_init:bool=False  # pretrained weights that cannot be loaded: random start, not an error
                 ) -> dict:
     "Run the whole pipeline and write the report folder; one model's failure is reported, not fatal."
     models = _parse_models(models)
@@ -552,7 +565,11 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
     if int(seeds) < 1: raise ValueError(f'--seeds takes the number of training seeds (1 or more); got {seeds}')
     seed_list = [int(seed) + i for i in range(int(seeds))]
     backend = check_backend(backend, scheduler)   # a wrong flag fails before any work
-    settings_cnn = cnn_settings(recipe, img_size, epochs, quick) if 'cnn' in models else None
+    settings_cnn = None
+    if 'cnn' in models: settings_cnn = cnn_settings(recipe, img_size, epochs, quick, weights, allow_random_init)
+    if settings_cnn:   # pretrained weights that cannot be had: an error now, before any work (unless allowed)
+        from leukemia_nb.cnn import network_start
+        settings_cnn['start'] = network_start(**settings_cnn)   # its `recipe`, then the settings that override it
     timer = StageTimer(verbose)
     synthetic = data is None
     with timer('data'):
@@ -631,7 +648,9 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                         img_size=None if settings_cnn is None else settings_cnn['img_size'],
                         correction=bool(correction), backend=backend or 'local',
                         extra_features=list(_extra_families(extra_features)), cache=str(cache), command=command,
-                        fill_gaps=bool(fill_gaps), refit_all=bool(refit_all), final_count=final_count)
+                        fill_gaps=bool(fill_gaps), refit_all=bool(refit_all), final_count=final_count,
+                        weights=weights, allow_random_init=bool(allow_random_init),
+                        cnn_start=state['trained']['cnn'][0].start if 'cnn' in state['trained'] else None)
         all_problems = pd.concat([problems, problems_frame(state['feature_problems'])], ignore_index=True)
         summary = write_report(out, data=data, manifest_all=manifest_all, manifest=manifest, train=train, test=test,
                                problems=all_problems, predictions=predictions, evaluation=evaluation,
@@ -660,13 +679,16 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
                    correction:bool=True,   # also the neighbourhood-corrected variants (transductive, labelled)
                    cache=None,             # cache folder (default: runs/cache)
                    n_jobs:int=-1,          # parallel workers
-                   verbose:bool=True       # print each stage
+                   verbose:bool=True,      # print each stage
+                   weights:str=None,       # CNN backbone start: 'imagenet', 'none' or a weights file (as lnb_run)
+                   allow_random_init:bool=False  # pretrained weights that cannot be loaded: random start, no error
                   ) -> dict:
     "Patient-grouped CV of every model: pooled out-of-fold predictions per (repeat, seed), scored, with intervals."
     from sklearn.model_selection import StratifiedGroupKFold
     from leukemia_nb.classical import dataset_provenance
     models = _parse_models(models)
-    settings_cnn = cnn_settings(recipe, img_size, epochs, quick) if 'cnn' in models else None
+    settings_cnn = None
+    if 'cnn' in models: settings_cnn = cnn_settings(recipe, img_size, epochs, quick, weights, allow_random_init)
     data = Path(data).expanduser().resolve()
     cache = check_outside(Path(cache).expanduser() if cache else default_runs_dir()/'cache', data)
     cache.mkdir(parents=True, exist_ok=True)
@@ -757,7 +779,9 @@ def lnb_run(data:str=None,                  # C-NMC folder (Kaggle or TCIA layou
             fill_gaps:bool=False,           # fill missing final-phase numbers with the fallback (else: no submission)
             refit_all:bool=False,           # submit models refitted on train + test cells (scores stay train-only)
             final_count:int=None,           # final-phase lines (default: 2586 on real C-NMC, else as found; 0: found)
-            extra_features:str=''           # optional feature families for the classical models: hed (see 04_features)
+            extra_features:str='',          # optional feature families for the classical models: hed (see 04_features)
+            weights:str=None,               # CNN backbone start: imagenet, none (random) or a local weights file
+            allow_random_init:bool=False    # pretrained weights that cannot be loaded: start random (else an error)
            ):
     "Run the whole pipeline (load and audit, features, classical models, CNN, evaluation) and write a report."
     import matplotlib
@@ -765,7 +789,8 @@ def lnb_run(data:str=None,                  # C-NMC folder (Kaggle or TCIA layou
     try:
         run_pipeline(data, out, models, quick, seed, cache, n_jobs, epochs, img_size, fill_gaps=fill_gaps,
                      refit_all=refit_all, final_count=final_count, seeds=seeds, recipe=recipe,
-                     correction=correction, backend=backend, scheduler=scheduler, extra_features=extra_features)
+                     correction=correction, backend=backend, scheduler=scheduler, extra_features=extra_features,
+                     weights=weights, allow_random_init=allow_random_init)
     except (DatasetError, UnsafeOutputError, PatientLeakError, ValueError, FileExistsError, OSError) as error:
         _fail('lnb_run', error)
     except KeyboardInterrupt:

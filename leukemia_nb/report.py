@@ -422,6 +422,8 @@ def _report_md(data, manifest_all, manifest, train, test, problems, evaluation, 
                  if settings.get('recipe') else '')
               + ('' if settings.get('correction', True) else ' --correction False')
               + (f' --extra_features {",".join(settings["extra_features"])}' if settings.get('extra_features') else '')
+              + (f' --weights {settings["weights"]}' if settings.get('weights') else '')
+              + (' --allow_random_init' if settings.get('allow_random_init') else '')
               + f'{_submission_flags(settings)}\n```', '',
               'Versions:', '',
               md_table(pd.DataFrame([run['versions']]).T.rename(columns={0: 'version'}).rename_axis('package')), '',
@@ -541,6 +543,7 @@ def _model_card_md(train, test, table, settings, run, paired=None) -> list:
             + f'. Highest weighted F1: {_best_model(table, paired)}.',
             '- **Training patients**: every model learned from the same training patients; every selection '
             '(tuning, epochs, calibration) was made inside them (the rules are in the report).',
+            *([f'- **CNN start**: {settings["cnn_start"]}.'] if settings.get('cnn_start') else []),
             *_submitted_card_md(run.get('final', {})),
             '- **Limits**: ' + ('scores on synthetic data say nothing about real cells. ' if synthetic else '') +
             'Cells must be segmented C-NMC-style crops (one cell on a black background, 450×450 or 600×600 canvas, '

@@ -34,14 +34,20 @@ settings.register_profile('dev', database=None, deadline=None)
 settings.load_profile('ci' if os.environ.get('CI') else os.environ.get('HYPOTHESIS_PROFILE', 'dev'))
 
 TIMEOUT = 900   # seconds a test may take, its fixtures included (pytest-timeout), unless it says otherwise
-# Roughly the seconds they take with two workers on 2 cores (the durations table that run.sh prints): the order of a
-# parallel run is planned from them (`plan`). A whole module, with its module fixtures; or each test of a module
+# The seconds they took with two workers on 2 cores (the durations table of a CI run of run.sh, rounded): the order
+# of a parallel run is planned from them (`plan`). A whole module, with its module fixtures; or each test of a module
 # whose tests share no module fixture. Anything else counts as 2 s a test.
-MODULE_COST = {'test_readme_command.py': 150, 'test_faults.py': 200, 'test_jax.py': 150, 'test_fair_run.py': 90,
-               'test_dask_backend.py': 60, 'test_explorer_browser.py': 60, 'test_cnn_fair.py': 90, 'test_cnn.py': 60,
-               'test_cnn_learner.py': 40, 'test_bad_input.py': 60, 'test_b_submission.py': 60,
-               'test_b_small_data.py': 40, 'test_one_answer.py': 60, 'test_pipeline.py': 40, 'test_docs_pages.py': 30}
-TEST_COST = {'test_notebooks.py::test_notebook': 60, 'test_mutations.py::': 20}
+MODULE_COST = {'test_readme_command.py': 610, 'test_jax.py': 550, 'test_cnn_fair.py': 420, 'test_faults.py': 310,
+               'test_cnn.py': 260, 'test_one_answer.py': 120, 'test_bad_input.py': 100, 'test_fair_run.py': 95,
+               'test_pipeline.py': 65, 'test_docs_pages.py': 55, 'test_cnn_learner.py': 50, 'test_dask_backend.py': 35,
+               'test_b_submission.py': 30, 'test_b_small_data.py': 30, 'test_explorer_browser.py': 30,
+               'test_weights.py': 200}
+TEST_COST = {'[10_pipeline.ipynb]': 210, '[07_cnn.ipynb]': 135, '[07_cnn.ipynb (JAX)]': 130,
+             '[tutorials/tutorial.ipynb]': 125, '[tutorials/feature_ablation.ipynb]': 120,
+             '[tutorials/fair_fight.ipynb]': 100, '[08_explorer.ipynb]': 100,
+             '[tutorials/tutorial.ipynb (real cells)]': 75,
+             '[06_evaluate.ipynb]': 60, '[tutorials/real_cells.ipynb]': 40, '[11_bench.ipynb]': 20,
+             'test_mutations.py::': 25}
 SPLIT = ('test_notebooks.py', 'test_mutations.py')
 
 @pytest.hookimpl(tryfirst=True)
@@ -145,7 +151,8 @@ def real_data():
 def _sample_features(real_data, folder:Path, extra):
     from leukemia_nb.data import load_cnmc
     from leukemia_nb.features import extract_features
-    extract_features(load_cnmc(real_data/'cnmc_sample'), n_jobs=2, progress=False, extra=extra).to_pickle(folder/'rows.pkl')
+    rows = extract_features(load_cnmc(real_data/'cnmc_sample'), n_jobs=2, progress=False, extra=extra)
+    rows.to_pickle(folder/'rows.pkl')
 
 @pytest.fixture(scope='session')
 def sample_features(real_data):

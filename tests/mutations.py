@@ -42,9 +42,9 @@ MUTATIONS = {
         ("EarlyStopping('val_auc', mode='max'", "EarlyStopping('val_loss', mode='min'"),
         ("monitor='val_auc', mode='max'", "monitor='val_loss', mode='min'")],
         ['tests/test_cnn_learner.py::test_returns_the_best_validation_epoch_not_the_last']),
-    'class balancing (classical)': ('leukemia_nb/classical.py', [("class_weight='balanced_subsample'", 'class_weight=None'),
-                                                                  ("class_weight='balanced'", 'class_weight=None')],
-                                    ['tests/test_b_balance.py::test_each_model_is_balanced_exactly_once']),
+    'class balancing (classical)': ('leukemia_nb/classical.py', [
+        ("class_weight='balanced_subsample'", 'class_weight=None'), ("class_weight='balanced'", 'class_weight=None')],
+        ['tests/test_b_balance.py::test_each_model_is_balanced_exactly_once']),
     'cross-fitting disjointness': ('leukemia_nb/cnn.py', [
         ('        fit = np.setdiff1d(np.arange(len(rows)), held)', '        fit = np.arange(len(rows))')],
         ['tests/test_cnn_fair.py::test_fold_networks_never_trained_on_the_part_they_predict']),
@@ -64,7 +64,7 @@ MUTATIONS = {
          '    picks = np.zeros(values.shape[1], dtype=int)')],
         ['tests/test_seeds_eval.py::test_an_interval_over_disagreeing_seeds_is_wider_than_over_patients_alone']),
     'feature contract of offered rows': ('leukemia_nb/features.py', [('    if offered != contract:', '    if False:')],
-                                         ['tests/test_hed_features.py::test_a_model_made_with_hed_refuses_rows_without_it']),
+        ['tests/test_hed_features.py::test_a_model_made_with_hed_refuses_rows_without_it']),
     'CNN cache key ignores the recipe': ('leukemia_nb/pipeline.py', [
         ('def cnn_model_key(train:pd.DataFrame,', 'def cnn_model_key(train:pd.DataFrame,  # mutant\n'
          '                  *args, recipe=None, **kwargs): return _cnn_model_key(train, *args, **kwargs)\n'
@@ -73,9 +73,11 @@ MUTATIONS = {
     'reliability figure without its curves': ('leukemia_nb/evaluate.py', [
         ("line, = ax.plot(mean_prob, frac_all, marker='o'", "line, = ax.plot([], [], marker='o'")],
         ['tests/test_b_evaluate.py::test_figures_draw_what_they_say']),
-    'a lesson without questions': ('nbs/05_classical.ipynb', [('## Questions', '## Exercises')], ['tests/test_course.py']),
+    'a lesson without questions': ('nbs/05_classical.ipynb', [('## Questions', '## Exercises')],
+                                   ['tests/test_course.py']),
     'problems listed under another heading': ('leukemia_nb/data.py', [
-        ('        for row in group.head(limit).itertuples():', '        for row in problems.head(limit).itertuples():')],
+        ('        for row in group.head(limit).itertuples():',
+         '        for row in problems.head(limit).itertuples():')],
         ['tests/test_bad_input.py::test_lnb_validate_names_every_bad_input']),
     'explorer: a sibling click selects nothing': ('leukemia_nb/explorer.py', [
         ('        button.on_click(lambda _, p=other.path: self.select(p))',

@@ -76,11 +76,12 @@ def one(label, name, extra, scratch:Path, threads:int) -> tuple:
     runs_dir = Path(tempfile.mkdtemp(prefix='runs-', dir=scratch))     # its own runs folder: no races, no leftovers
     env = dict(os.environ, LNB_RUNS_DIR=str(runs_dir), OMP_NUM_THREADS=str(threads), TF_NUM_INTEROP_THREADS='1',
                TF_NUM_INTRAOP_THREADS=str(threads), LOKY_MAX_CPU_COUNT=str(threads), **extra)
-    for variable in ('LNB_RUN_DIR', 'LNB_REAL_DATA') + (() if extra.get('LNB_DATA') else ('LNB_DATA', 'LNB_TUTORIAL_REAL')):
-        env.pop(variable, None)    # a laptop without a run or the data, unless this run sets them
+    unset = ('LNB_RUN_DIR', 'LNB_REAL_DATA') + (() if extra.get('LNB_DATA') else ('LNB_DATA', 'LNB_TUTORIAL_REAL'))
+    for variable in unset: env.pop(variable, None)    # a laptop without a run or the data, unless this run sets them
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, '--execute', name] + (['--run_all'] if flagged(ROOT/'nbs'/name) else []),
-                          env=env, capture_output=True, text=True, cwd=ROOT)
+    mode = ['--run_all'] if flagged(ROOT/'nbs'/name) else []
+    done = subprocess.run([sys.executable, __file__, '--execute', name, *mode], env=env, capture_output=True, text=True,
+                          cwd=ROOT)
     return label, time.perf_counter() - started, done.returncode, done.stdout + done.stderr
 
 def main():
