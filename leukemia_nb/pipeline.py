@@ -239,7 +239,8 @@ def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerat
                  weights:str=None,     # backbone start: 'imagenet', 'none' (random) or a weights file (None: recipe's)
                  allow_random_init:bool=False  # pretrained weights that cannot be loaded: start random, not an error
                 ) -> dict:
-    "The CNN's training settings: the recipe's values, then what the command line set, then quick mode's."
+    """The CNN's training settings: the recipe's values, then what the command line set, then quick mode's; `start`:
+    how its networks will start (`WeightsError` at once when pretrained weights were asked for and cannot be had)."""
     from leukemia_nb.cnn import RECIPES, default_recipe
     name = recipe or default_recipe()
     if name not in RECIPES: raise ValueError(f'--recipe takes one of {", ".join(RECIPES)}; got {recipe!r}')
@@ -251,6 +252,8 @@ def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerat
         settings['weights'] = (named if named in ('none', 'imagenet') else 'none' if named == 'random'
                                else str(Path(weights).expanduser().resolve()))   # a file: where it is
     if allow_random_init: settings['allow_random_init'] = True
+    from leukemia_nb.cnn import network_start   # weights that cannot be had: an error now, before any work
+    settings['start'] = network_start(**settings)   # its `recipe`, then the settings that override it
     if quick: settings.update(img_size=64, epochs=1, steps_per_epoch=4)
     return settings
 
@@ -567,9 +570,6 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
     backend = check_backend(backend, scheduler)   # a wrong flag fails before any work
     settings_cnn = None
     if 'cnn' in models: settings_cnn = cnn_settings(recipe, img_size, epochs, quick, weights, allow_random_init)
-    if settings_cnn:   # pretrained weights that cannot be had: an error now, before any work (unless allowed)
-        from leukemia_nb.cnn import network_start
-        settings_cnn['start'] = network_start(**settings_cnn)   # its `recipe`, then the settings that override it
     timer = StageTimer(verbose)
     synthetic = data is None
     with timer('data'):

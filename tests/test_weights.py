@@ -37,3 +37,11 @@ def test_a_random_start_is_said_so(tiny_root, tmp_path):
         network_start('full', weights=str(tmp_path/'nothing.weights.h5'), img_size=64)
     allowed = network_start('full', weights=str(tmp_path/'nothing.weights.h5'), img_size=64, allow_random_init=True)
     assert allowed.startswith('random initialisation (weights from nothing.weights.h5')
+
+def test_cross_validate_checks_the_weights_before_any_work(tiny_root, tmp_path):
+    from leukemia_nb.cnn import WeightsError
+    from leukemia_nb.pipeline import cross_validate
+    with pytest.raises(WeightsError, match='--allow_random_init'):
+        cross_validate(tiny_root, models='cnn', recipe='full', weights=tmp_path/'missing.weights.h5', quick=True,
+                       cache=tmp_path/'cache', verbose=False)
+    assert not (tmp_path/'cache').exists()
