@@ -7,11 +7,12 @@ __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCA
            'HYBRID_RULE', 'HYBRID_HEADS', 'backend', 'accelerator', 'auto_policy', 'set_determinism',
            'distribution_scope', 'devices_per_batch', 'precision', 'balanced_weights', 'PixelBatches', 'ToFloat',
            'RandomRot90', 'RandomStain', 'CellJitter', 'augmentation', 'CellStandardize', 'RGBToHED', 'WeightsError',
-           'weights_start', 'build_cnn', 'dihedral', 'tta_predict', 'cnn_embeddings', 'shift_prior', 'fit_calibration',
-           'calibrated', 'CNNModel', 'default_recipe', 'recipe_settings', 'patient_parts', 'settle_batchnorm',
-           'network_start', 'train_cnn', 'predict_cnn', 'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids',
-           'predict_hybrids', 'save_hybrids', 'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn',
-           'load_cnn', 'bench_feed', 'bench_train']
+           'weights_start', 'build_cnn', 'dihedral', 'tta_predict', 'cnn_embeddings', 'network_outputs', 'shift_prior',
+           'fit_calibration', 'calibrated', 'logit_network', 'served_model', 'CNNModel', 'default_recipe',
+           'recipe_settings', 'patient_parts', 'settle_batchnorm', 'cosine_rates', 'network_start', 'train_cnn',
+           'predict_cnn', 'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids',
+           'save_hybrids', 'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn',
+           'bench_feed', 'bench_train']
 
 # %% ../nbs/07_cnn.ipynb #c006
 import os, json, time, math, contextlib
@@ -283,7 +284,7 @@ class RGBToHED(layers.Layer):
     def get_config(self): return {**super().get_config(), 'scale': self.scale, 'threshold': self.threshold}
 
 # %% ../nbs/07_cnn.ipynb #c029
-CNN_VERSION = 6  # bump when the model or the recipe changes: cached CNNs made before are not reused
+CNN_VERSION = 7  # bump when the model or the recipe changes: cached CNNs made before are not reused
 BACKBONES = {
     'efficientnetb0': (lambda **kw: keras.applications.EfficientNetB0(**kw), None),  # rescales inside itself
     'mobilenetv2': (lambda **kw: keras.applications.MobileNetV2(**kw), (1 / 127.5, -1.0)),
@@ -379,21 +380,26 @@ def dihedral(pixels:np.ndarray, k:int) -> np.ndarray:
 def _predict_rows(model, pixels, batch_size):
     "`model.predict` of every row (batches padded for the devices under data parallelism, the padding dropped)."
     batches = PixelBatches(pixels, batch_size=batch_size, multiple=devices_per_batch())
-    return model.predict(batches, verbose=0)[:len(pixels)]
+    outputs = model.predict(batches, verbose=0)
+    if isinstance(outputs, (list, tuple)): return [np.asarray(o)[:len(pixels)] for o in outputs]
+    return np.asarray(outputs)[:len(pixels)]
 
-def _dihedral_mean(model, pixels, tta, batch_size, dtype=np.float64) -> np.ndarray:
-    "The model's output per image, averaged over the 8 flips and quarter turns when `tta` (else the image as it is)."
-    views = range(8) if tta else range(1)
-    return np.mean(np.asarray([_predict_rows(model, dihedral(pixels, k), batch_size) for k in views], dtype), axis=0)
+def _logit(prob):
+    "log(P / (1 - P)), with P kept away from 0 and 1."
+    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(prob / (1 - prob))
 
-def tta_predict(model:keras.Model,      # a model from `build_cnn`
+def _views(tta): return range(8) if tta else range(1)
+
+def tta_predict(model:keras.Model,      # a model from `build_cnn` (or a CNN's served `model`)
                 pixels:np.ndarray,      # uint8 (N, size, size, 3)
                 tta:bool=True,          # average over the 8 dihedral views
                 batch_size:int=64
                ) -> np.ndarray:
-    "P(all) per image, averaged over the 8 flips and quarter turns when `tta`."
+    "P(all) per image; with `tta`, the sigmoid of its logit averaged over the 8 flips and quarter turns."
     if not len(pixels): return np.zeros(0)
-    return _dihedral_mean(model, pixels, tta, batch_size)[:, 0]
+    logits = [_logit(_predict_rows(model, dihedral(pixels, k), batch_size)[:, 0]) for k in _views(tta)]
+    return 1 / (1 + np.exp(-np.mean(logits, axis=0)))
 
 # %% ../nbs/07_cnn.ipynb #e002
 def cnn_embeddings(model:keras.Model,    # a model from `build_cnn`
@@ -402,16 +408,33 @@ def cnn_embeddings(model:keras.Model,    # a model from `build_cnn`
                    batch_size:int=64
                   ) -> np.ndarray:
     "The pooled embedding (the `gap` layer, before dropout) per image, averaged over the 8 dihedral views when `tta`."
-    pooled = keras.Model(model.input, model.get_layer('gap').output)
-    if not len(pixels): return np.zeros((0, pooled.output_shape[-1]), np.float32)
-    return _dihedral_mean(pooled, pixels, tta, batch_size, dtype=None)   # float32, as the network gives it
+    return network_outputs([model], pixels, tta, batch_size)[1][0]
+
+def network_outputs(networks:list,      # models from `build_cnn` (or their logit networks, `CNNModel.fold_models`)
+                    pixels:np.ndarray,  # uint8 (N, size, size, 3)
+                    tta:bool=True,      # average over the 8 dihedral views
+                    batch_size:int=64
+                   ) -> tuple:
+    """`(logits, embeddings)`: each network's logit (N, K) and pooled embedding (a list of K arrays (N, D)), each
+    averaged over the 8 dihedral views when `tta`. One forward pass per view gives both, for every network at once."""
+    image = keras.Input(networks[0].input.shape[1:], dtype='uint8', name='rgb_uint8')
+    outputs = []
+    for net in networks:
+        outputs += keras.Model(net.input, [net.get_layer('logit').output, net.get_layer('gap').output])(image)
+    both = keras.Model(image, outputs)
+    width = [net.get_layer('gap').output.shape[-1] for net in networks]
+    if not len(pixels): return np.zeros((0, len(networks))), [np.zeros((0, w), np.float32) for w in width]
+    logits, embeddings = 0.0, None
+    for k in _views(tta):
+        rows = _predict_rows(both, dihedral(pixels, k), batch_size)
+        logit = np.stack([np.asarray(rows[2 * n], np.float64)[:, 0] for n in range(len(networks))], axis=1)
+        embedding = [np.asarray(rows[2 * n + 1], np.float32) for n in range(len(networks))]
+        logits = logits + logit
+        embeddings = embedding if embeddings is None else [a + b for a, b in zip(embeddings, embedding)]
+    views = len(_views(tta))
+    return logits / views, [e / views for e in embeddings]
 
 # %% ../nbs/07_cnn.ipynb #c035
-def _logit(prob):
-    "log(P / (1 - P)), with P kept away from 0 and 1."
-    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
-    return np.log(prob / (1 - prob))
-
 def shift_prior(prob,            # P(all) of a model trained with both classes weighted equally (a 50:50 prior)
                 prior:float=0.5  # the fraction of `all` cells the probabilities should assume
                ) -> np.ndarray:
@@ -440,31 +463,54 @@ def calibrated(prob,              # the network's P(all)
     return 1 / (1 + np.exp(-(slope * _logit(prob) + intercept)))
 
 # %% ../nbs/07_cnn.ipynb #c039
+def logit_network(model:keras.Model,   # a model from `build_cnn` (one already cut is returned as it is)
+                  name:str=None          # its name (default: the model's, with `_logit`)
+                 ) -> keras.Model:
+    "The network cut at its `logit` layer: the same layers and weights, the logit of P(all) out."
+    if model.layers[-1].name != 'p_all': return model
+    return keras.Model(model.input, model.get_layer('logit').output, name=name or f'{model.name}_logit')
+
+def served_model(networks:list   # models from `build_cnn` or their logit networks
+                ) -> keras.Model:
+    "One Keras model of the networks: uint8 cells in, the sigmoid of the mean of their logits out (not calibrated)."
+    image = keras.Input(networks[0].input.shape[1:], dtype='uint8', name='rgb_uint8')
+    logits = [logit_network(net, f'network{k}')(image) for k, net in enumerate(networks)]
+    mean = layers.Average(name='mean_logit')(logits) if len(logits) > 1 else logits[0]
+    p_all = layers.Activation('sigmoid', dtype='float32', name='p_all')(mean)
+    return keras.Model(image, p_all, name='lnb_cnn_served')
+
 class CNNModel:
-    "A trained Keras model with what prediction needs: geometry, training patients and prior, history, provenance."
-    def __init__(self, model, img_size, canvas, train_patients, history=None, backbone=None, seconds=None,
-                 policy='float32', provenance=None, prior=0.5, calibration=None, input_mode='rgb', fold_models=None,
+    """The CNN as it is served: its networks (P(all) is the calibrated sigmoid of the mean of their logits), with what
+    prediction needs: geometry, training patients and prior, calibration, selection, provenance."""
+    def __init__(self, networks, img_size, canvas, train_patients, history=None, backbone=None, seconds=None,
+                 policy='float32', provenance=None, prior=0.5, calibration=None, input_mode='rgb',
                  fold_patients=None, selection=None, oof=None, oof_embedding=None):
-        self.model, self.img_size, self.canvas, self.backbone = model, int(img_size), int(canvas), backbone
+        networks = [networks] if isinstance(networks, keras.Model) else list(networks)
+        self.fold_models = [logit_network(net, f'network{k}') for k, net in enumerate(networks)]  # logit out
+        self.model = served_model(self.fold_models)   # the served networks as one Keras model (uncalibrated)
+        self.img_size, self.canvas, self.backbone = int(img_size), int(canvas), backbone
         self.train_patients = sorted(set(map(str, train_patients)))
         self.history, self.seconds, self.policy, self.provenance = history or {}, seconds, policy, provenance
         self.prior = float(prior)  # fraction of `all` among the training cells: predictions assume it
         self.calibration = tuple(calibration) if calibration else None  # Platt scaling on held-out predictions
         self.input_mode = input_mode
-        self.fold_models = list(fold_models or [])         # the cross-fitting's networks (for the hybrid heads)
         self.fold_patients = [sorted(map(str, p)) for p in fold_patients or []]   # the patients each trained on
-        self.selection = selection or {}                   # how the epochs and the calibration were chosen
+        self.selection = selection or {}                   # how the networks and the calibration were made
         self.oof, self.oof_embedding = oof, oof_embedding  # out-of-fold P(all) and embeddings of the training cells
         self.name = 'cnn'
+        self._memo = {}   # the networks' outputs on the rows last asked for (`_outputs`)
     def __repr__(self):
         return (f'CNNModel({self.backbone or "compact"}, {self.img_size}px, {self.policy}, '
-                f'{len(self.train_patients)} training patients, {len(self.fold_models)} fold networks)')
+                f'{len(self.train_patients)} training patients, {len(self.fold_models)} network(s) served)')
     @property
     def start(self) -> str:
         "How its networks' weights started (ImageNet, a weights file, random), in words."
         starts = self.selection.get('starts')
         return _started(starts) if starts else 'not recorded (saved before leukemia_nb recorded how a network started)'
-
+    def served_prob(self, logits:np.ndarray) -> np.ndarray:
+        "P(all) from the networks' logits (N, K): the calibration (else the prior shift) of the sigmoid of their mean."
+        mean = np.mean(np.asarray(logits, np.float64).reshape(len(logits), -1), axis=1)
+        return calibrated(1 / (1 + np.exp(-mean)), self.calibration, self.prior)
 
 def _pixels_of(manifest, img_size, canvas, pixel_cache, n_jobs, progress):
     "Cached pixels of the manifest's rows, and the rows that could be decoded."
@@ -553,15 +599,24 @@ def settle_batchnorm(model:keras.Model,    # a trained model
 def _floats(history) -> dict:
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
-def _fit_network(s:dict,            # settings: `recipe_settings` plus seed, policy, steps_per_epoch, verbose
-                 pixels, y,         # the cells it trains on
-                 held=None,         # `(pixels, y)` of held-out cells: early stopping on their AUC
-                 epochs:int=None,   # without `held`: train exactly this many epochs...
-                 rates:list=None,   # ...at these learning rates, one per epoch
-                 checkpoint=None,   # with `held`: also write the best epoch to this `.keras` file
-                 settle:bool=False  # settle its BatchNorm statistics on its training cells afterwards
+def cosine_rates(epochs:int,            # epochs of the schedule
+                 learning_rate:float,   # the first epoch's rate
+                 floor:float=0.05       # the last epoch's rate is about this fraction of the first
+                ) -> list:
+    "A fixed learning-rate schedule, one rate per epoch: cosine decay from `learning_rate` towards `floor` of it."
+    steps = max(1, epochs - 1)
+    return [float(learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / steps))))
+            for e in range(epochs)]
+
+def _fit_network(s:dict,             # settings: `recipe_settings` plus seed, policy, steps_per_epoch, verbose
+                 pixels, y,          # the cells it trains on
+                 held=None,          # `(pixels, y)` of held-out cells: their loss and AUC recorded every epoch
+                 select:bool=False,  # with `held`: early stopping on their AUC (else the fixed schedule, `rates`)
+                 rates:list=None,    # one learning rate per epoch (default: `cosine_rates` over `s['epochs']`)
+                 checkpoint=None,    # with `select`: also write the best epoch to this `.keras` file
+                 settle:bool=False   # settle its BatchNorm statistics on its training cells afterwards
                 ) -> tuple:
-    "`(model, history, best epoch)` of one network, built afresh from the seed."
+    "`(model, history, epochs kept)` of one network, built afresh from the seed."
     devices = devices_per_batch()
     batch_size = math.ceil(s['batch_size'] / devices) * devices   # split evenly over the devices
     set_determinism(s['seed'])
@@ -569,103 +624,97 @@ def _fit_network(s:dict,            # settings: `recipe_settings` plus seed, pol
                       seed=s['seed'], input_mode=s['input_mode'], allow_random_init=s['allow_random_init'])
     fit_batches = PixelBatches(pixels, y, balanced_weights(y), batch_size, shuffle=True, seed=s['seed'],
                                max_batches=s['steps_per_epoch'], multiple=devices)
-    at_epoch_end = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: fault_point('cnn-epoch'))  # tests
-    if held is None:
-        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, rate: rates[epoch])
-        history = model.fit(fit_batches, epochs=epochs, callbacks=[schedule, at_epoch_end], verbose=s['verbose'])
-        if settle: settle_batchnorm(model, pixels, seed=s['seed'])
-        return model, _floats(history), epochs
-    held_batches = PixelBatches(*held, batch_size=max(batch_size, 64), multiple=devices)
-    stopping = keras.callbacks.EarlyStopping('val_auc', mode='max', patience=s['patience'], restore_best_weights=True)
-    callbacks = [stopping, keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.3,
-                                                             patience=max(1, s['patience'] // 2), min_lr=1e-6),
-                 at_epoch_end]
-    if checkpoint:
-        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor='val_auc', mode='max',
-                                                         save_best_only=True))
-    history = model.fit(fit_batches, validation_data=held_batches, epochs=s['epochs'], callbacks=callbacks,
+    held_batches = None if held is None else PixelBatches(*held, batch_size=max(batch_size, 64), multiple=devices)
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: fault_point('cnn-epoch'))]  # tests
+    if select:
+        stopping = keras.callbacks.EarlyStopping('val_auc', mode='max', patience=s['patience'],
+                                                 restore_best_weights=True)
+        callbacks += [stopping, keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.3, min_lr=1e-6,
+                                                                  patience=max(1, s['patience'] // 2))]
+        if checkpoint:
+            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+            callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor='val_auc', mode='max',
+                                                             save_best_only=True))
+        epochs = s['epochs']
+    else:
+        rates = rates or cosine_rates(s['epochs'], s['learning_rate'])
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, rate: rates[epoch]))
+        epochs = len(rates)
+    history = model.fit(fit_batches, validation_data=held_batches, epochs=epochs, callbacks=callbacks,
                         verbose=s['verbose'])
     if settle: settle_batchnorm(model, pixels, seed=s['seed'])   # after the best epoch's weights came back
-    return model, _floats(history), int(stopping.best_epoch) + 1   # the first epoch of the best AUC, counted from 1
-
-def _replayed_rates(history:dict, epochs:int, learning_rate:float) -> list:
-    "The learning rate of each of `epochs` epochs, as a fold network's history used them (its last one after)."
-    used = history.get('learning_rate') or [learning_rate]
-    return [float(used[min(epoch, len(used) - 1)]) for epoch in range(epochs)]
+    kept = int(stopping.best_epoch) + 1 if select else epochs     # early stopping: its best epoch, counted from 1
+    return model, _floats(history), kept
 
 # %% ../nbs/07_cnn.ipynb #f002
-def _cross_fitted(s, rows, pixels, folds, refit) -> dict:
-    "Fold networks on patient-disjoint parts of `rows`, out-of-fold predictions, calibration, then the final network."
+def _cross_fitted(s, rows, pixels, folds) -> dict:
+    "Fold networks on patient-disjoint parts of `rows` (a fixed schedule), out-of-fold predictions, calibration."
     train_y = rows['y'].astype(int).to_numpy()
     parts = patient_parts(rows, folds, s['seed'])
-    fold_of_row, oof_prob, oof_embedding = np.zeros(len(rows), int), np.zeros(len(rows)), None
-    fold_models, fold_patients, best_epochs, histories = [], [], [], []
+    rates = cosine_rates(s['epochs'], s['learning_rate'])
+    fold_of_row, oof_logit, oof_embedding = np.zeros(len(rows), int), np.zeros(len(rows)), None
+    fold_models, fold_patients, histories = [], [], []
     for k, held in enumerate(parts):
         fit = np.setdiff1d(np.arange(len(rows)), held)
-        model, history, best = _fit_network(s, pixels[fit], train_y[fit], (pixels[held], train_y[held]), settle=True)
-        oof_prob[held] = tta_predict(model, pixels[held])
-        embedding = cnn_embeddings(model, pixels[held])
-        if oof_embedding is None: oof_embedding = np.zeros((len(rows), embedding.shape[1]), np.float32)
-        oof_embedding[held], fold_of_row[held] = embedding, k
+        model, history, _ = _fit_network(s, pixels[fit], train_y[fit], held=(pixels[held], train_y[held]),
+                                         rates=rates, settle=True)
+        logits, embeddings = network_outputs([model], pixels[held])   # one pass: P(all) and embedding
+        if oof_embedding is None: oof_embedding = np.zeros((len(rows), embeddings[0].shape[1]), np.float32)
+        oof_logit[held], oof_embedding[held], fold_of_row[held] = logits[:, 0], embeddings[0], k
         fold_models.append(model)
         fold_patients.append(sorted(set(rows['patient'].astype(str).iloc[fit])))
-        best_epochs.append(best)
         histories.append(history)
+    oof_prob = 1 / (1 + np.exp(-oof_logit))
     calibration = fit_calibration(oof_prob, train_y)
-    final_epochs = max(1, int(math.floor(np.mean(best_epochs) + 0.5)))   # the mean best epoch, rounded half up
-    rates = _replayed_rates(histories[0], final_epochs, s['learning_rate'])
-    if refit: model, history, _ = _fit_network(s, pixels, train_y, epochs=final_epochs, rates=rates, settle=True)
-    else: model, history = fold_models[0], histories[0]
     oof = pd.DataFrame({'path': rows['path'].to_numpy(), 'patient': rows['patient'].astype(str).to_numpy(),
                         'y': train_y, 'fold': fold_of_row, 'prob': oof_prob}, index=rows.index)
     calibrated_on = 'out-of-fold P(all) of every training cell' if calibration else 'training prior'
     starts = {f'fold network {k}': fold.lnb_start for k, fold in enumerate(fold_models)}
-    if refit: starts['final network'] = model.lnb_start
-    selection = dict(rule=_cross_fit_rule(len(parts), best_epochs, final_epochs, refit, calibration, starts),
-                     folds=len(parts), best_epochs=best_epochs, final_epochs=final_epochs, refit=bool(refit),
-                     calibration=calibrated_on, learning_rates=rates, fold_histories=histories, starts=starts)
-    return dict(model=model, history=history, calibration=calibration, train_y=train_y,
-                extras=dict(fold_models=fold_models, fold_patients=fold_patients, selection=selection, oof=oof,
-                            oof_embedding=oof_embedding))
+    held_auc = [history.get('val_auc', []) for history in histories]
+    selection = dict(rule=_cross_fit_rule(len(parts), s['epochs'], calibration, starts), folds=len(parts),
+                     epochs=s['epochs'], served=f'the mean logit of the {len(parts)} fold networks, calibrated',
+                     calibration=calibrated_on, learning_rates=rates, fold_histories=histories, held_auc=held_auc,
+                     still_improving=[bool(len(a) > 1 and a[-1] >= max(a)) for a in held_auc], starts=starts)
+    return dict(networks=fold_models, history={}, calibration=calibration, train_y=train_y,
+                extras=dict(fold_patients=fold_patients, selection=selection, oof=oof, oof_embedding=oof_embedding))
 
 def _started(starts:dict) -> str:
     "How the networks started, in words (one phrase when they all started alike)."
     if len(set(starts.values())) == 1: return f'every network started from {next(iter(starts.values()))}'
     return 'the networks started from ' + '; '.join(f'{name}: {start}' for name, start in starts.items())
 
-def _cross_fit_rule(folds, best_epochs, final_epochs, refit, calibration, starts) -> str:
+def _cross_fit_rule(folds, epochs, calibration, starts) -> str:
     "The selection rule in one sentence, for a report."
-    final = (f'the final network was then trained on every training patient for {final_epochs} epoch(s), the mean '
-             f'of their best epochs {best_epochs} rounded' if refit else
-             f'no final network was trained (refit=False): the model is fold network 0, trained on part of the '
-             f'patients (best epochs {best_epochs})')
-    calibrated = ('Platt scaling was fitted on the out-of-fold P(all) of every training cell' if calibration else
+    calibrated = ('Platt scaling was fitted on the out-of-fold P(all) of every training cell, each from the network '
+                  'that never trained on its patient' if calibration else
                   'P(all) is moved to the training prior (the out-of-fold P(all) could not support Platt scaling)')
-    return (f'Cross-fitted selection inside the training patients: {folds} class-stratified, patient-disjoint parts, '
-            f'each chose by early stopping on its AUC the epoch of a network trained on the other parts; {final}; '
-            f'{calibrated}; {_started(starts)}.')
+    return (f'Cross-fitting inside the training patients: {folds} class-stratified, patient-disjoint parts; fold '
+            f'network k trained on the other parts for {epochs} epoch(s) on a fixed schedule (cosine learning-rate '
+            f'decay; no epoch was chosen on any cell: part k\'s AUC was only recorded); {calibrated}; the served CNN '
+            f'is the {folds} fold networks together, P(all) being that calibration applied to the mean of their '
+            f'logits (no network trained on every patient); {_started(starts)}.')
 
 def _validated(s, train, valid, pixels, ok, checkpoint) -> dict:
-    "One network trained on `train`, its epoch and calibration chosen on the given `valid` patients (no refit)."
+    "One network trained on `train`, its epoch and calibration chosen on the given `valid` patients."
     n_train = len(train)
     train_ok, valid_ok = ok[:n_train], ok[n_train:]
     train_y = train['y'].astype(int).to_numpy()[train_ok]
     valid_y = valid['y'].astype(int).to_numpy()[valid_ok]
     valid_pixels = pixels[n_train:][valid_ok]
     model, history, best = _fit_network(s, pixels[:n_train][train_ok], train_y, held=(valid_pixels, valid_y),
-                                        checkpoint=checkpoint)
+                                        select=True, checkpoint=checkpoint)
     calibration = fit_calibration(tta_predict(model, valid_pixels), valid_y)
     rule = (f'Selection on the given validation patients: early stopping on their AUC chose epoch {best}'
-            + (' and Platt scaling was fitted on their P(all)' if calibration else
+            + (' and Platt scaling was fitted on their P(all) (the same cells: the calibration may be optimistic)'
+               if calibration else
                ' (their P(all) could not support Platt scaling: P(all) is moved to the training prior)')
-            + '; the network trained on the other patients only (no refit); '
-            + _started({'network': model.lnb_start}) + '.')
-    selection = dict(rule=rule, folds=None, best_epochs=[best], final_epochs=best, refit=False,
+            + '; the network trained on the other patients only; ' + _started({'network': model.lnb_start}) + '.')
+    selection = dict(rule=rule, folds=None, best_epochs=[best], epochs=best,
+                     served='the one network, calibrated on the validation patients',
                      calibration="the validation patients' P(all)" if calibration else 'training prior',
                      starts={'network': model.lnb_start})
-    return dict(model=model, history=history, calibration=calibration, train_y=train_y,
-                extras=dict(selection=selection))
+    return dict(networks=[model], history=history, calibration=calibration, train_y=train_y,
+                extras=dict(fold_patients=[sorted(set(train['patient'].astype(str)))], selection=selection))
 
 # %% ../nbs/07_cnn.ipynb #f003
 def network_start(recipe:str=None,   # a key of `RECIPES`, or None
@@ -679,7 +728,7 @@ def network_start(recipe:str=None,   # a key of `RECIPES`, or None
                      allow_random_init=s['allow_random_init'], input_mode=s['input_mode']).lnb_start
 
 def train_cnn(train:pd.DataFrame,          # labeled training rows (the training folds)
-              valid:pd.DataFrame=None,     # patient-disjoint validation rows (None: cross-fitted selection + refit)
+              valid:pd.DataFrame=None,     # patient-disjoint validation rows (None: cross-fitting, `folds` networks)
               recipe:str=None,             # 'small' or 'full': defaults for the settings down to `patience`
               img_size:int=None,           # input side (None: the recipe's, else `TRAIN_DEFAULTS`', as below)
               canvas:int=None,             # cell canvas before resizing
@@ -687,12 +736,11 @@ def train_cnn(train:pd.DataFrame,          # labeled training rows (the training
               weights:str=None,            # backbone weights: 'imagenet', 'none' (random) or a weights file
               allow_random_init:bool=None, # pretrained weights that cannot be loaded: start random (else an error)
               input_mode:str=None,         # 'rgb' or 'hed' (stain amounts)
-              epochs:int=None,             # most epochs of a network chosen by early stopping
+              epochs:int=None,             # epochs of each fold network (with `valid`: the most, early stopping)
               batch_size:int=None,         # cells per step
               learning_rate:float=None,    # Adam's (first) learning rate
-              patience:int=None,           # epochs without a better held-out AUC before stopping
-              folds:int=2,                 # patient-disjoint parts of the cross-fitted selection
-              refit:bool=True,             # train the final network on every training cell (False: keep fold network 0)
+              patience:int=None,           # with `valid`: epochs without a better AUC there before stopping
+              folds:int=4,                 # patient-disjoint parts: the fold networks served together
               checkpoint=None,             # with `valid`: path of a best-epoch `.keras` checkpoint
               steps_per_epoch:int=None,    # cap the steps per epoch (smoke runs)
               seed:int=0,                  # seeds the parts, the weights, the shuffling and the augmentation
@@ -702,7 +750,8 @@ def train_cnn(train:pd.DataFrame,          # labeled training rows (the training
               n_jobs:int=-1,               # decoding workers
               provenance:dict=None         # what the model was trained on (stored with it)
              ) -> CNNModel:
-    "Choose the epochs and the calibration inside the training patients (cross-fitting), then train on all of them."
+    """The served CNN: `folds` networks, each trained on the other parts of the training patients, their
+    calibration fitted on the out-of-fold P(all) of every training cell (cross-fitting, `_cross_fit_rule`)."""
     start = time.perf_counter()
     s = recipe_settings(recipe, img_size=img_size, canvas=canvas, backbone=backbone, weights=weights,
                         allow_random_init=allow_random_init, input_mode=input_mode, epochs=epochs,
@@ -715,15 +764,32 @@ def train_cnn(train:pd.DataFrame,          # labeled training rows (the training
     both = train if valid is None else pd.concat([train, valid])
     pixels, ok = _pixels_of(both, s['img_size'], s['canvas'], pixel_cache, n_jobs, bool(verbose))
     with distribution_scope(device):
-        if valid is None: fitted = _cross_fitted(s, train[ok], pixels[ok], folds, refit)
+        if valid is None: fitted = _cross_fitted(s, train[ok], pixels[ok], folds)
         else: fitted = _validated(s, train, valid, pixels, ok, checkpoint)
     seen = both['patient']   # every patient that trained a network or chose an epoch or the calibration
     train_y, calibration = fitted['train_y'], fitted['calibration']
-    return CNNModel(fitted['model'], s['img_size'], s['canvas'], seen, fitted['history'], s['backbone'],
+    return CNNModel(fitted['networks'], s['img_size'], s['canvas'], seen, fitted['history'], s['backbone'],
                     round(time.perf_counter() - start, 1), s['policy'], provenance, input_mode=s['input_mode'],
                     **fitted['extras'], prior=float(train_y.mean()), calibration=calibration)
 
 # %% ../nbs/07_cnn.ipynb #c042
+def _file_key(path) -> tuple:
+    "A file as a memo key: its path, modification time and size (None when it cannot be read)."
+    try: stat = os.stat(path)
+    except OSError: return (str(path), None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+def _outputs(cnn:CNNModel, manifest:pd.DataFrame, tta:bool, batch_size:int, pixel_cache, n_jobs) -> tuple:
+    """`(ok, logits, embeddings)` of the rows: which could be decoded, and every network's logit and embedding of
+    those (`network_outputs`). One pass serves P(all), the hybrid heads and the embedding; the last few are kept."""
+    key = (bool(tta), tuple(_file_key(path) for path in manifest['path']))
+    if key not in cnn._memo:
+        pixels, ok = _pixels_of(manifest, cnn.img_size, cnn.canvas, pixel_cache, n_jobs, False)
+        logits, embeddings = network_outputs(cnn.fold_models, pixels[ok], tta, batch_size)
+        while len(cnn._memo) >= 3: cnn._memo.pop(next(iter(cnn._memo)))
+        cnn._memo[key] = (ok, logits, embeddings)
+    return cnn._memo[key]
+
 def predict_cnn(cnn:CNNModel,            # a trained or loaded CNN
                 manifest:pd.DataFrame,   # rows with a `path`
                 tta:bool=True,           # test-time augmentation
@@ -731,10 +797,10 @@ def predict_cnn(cnn:CNNModel,            # a trained or loaded CNN
                 pixel_cache=None,        # folder of the pixel cache (None: decode into memory only)
                 n_jobs:int=-1
                ) -> np.ndarray:
-    "Calibrated P(all) per row (NaN for an image that cannot be decoded)."
-    pixels, ok = _pixels_of(manifest, cnn.img_size, cnn.canvas, pixel_cache, n_jobs, False)
+    "The served P(all) per row (`CNNModel.served_prob`; NaN for an image that cannot be decoded)."
+    ok, logits, _ = _outputs(cnn, manifest, tta, batch_size, pixel_cache, n_jobs)
     probs = np.full(len(manifest), np.nan)
-    probs[ok] = calibrated(tta_predict(cnn.model, pixels[ok], tta, batch_size), cnn.calibration, cnn.prior)
+    probs[ok] = cnn.served_prob(logits)
     return probs
 
 def predict_cnn_table(cnn:CNNModel, manifest:pd.DataFrame, tta:bool=True, allow_overlap:bool=False,
@@ -748,14 +814,13 @@ def predict_cnn_table(cnn:CNNModel, manifest:pd.DataFrame, tta:bool=True, allow_
 
 def embed_cnn(cnn:CNNModel,            # a trained or loaded CNN
               manifest:pd.DataFrame,   # rows with a `path`
-              which='final',           # 'final' (`cnn.model`) or k (fold network k)
+              which='all',             # 'all' (every network's embedding, side by side) or k (fold network k)
               pixel_cache=None,        # folder of the pixel cache (None: decode into memory only)
               n_jobs:int=-1
              ) -> np.ndarray:
-    "The TTA embedding of each row by one of the CNN's networks (a row of NaN for an image that cannot be decoded)."
-    model = cnn.model if which == 'final' else cnn.fold_models[int(which)]
-    pixels, ok = _pixels_of(manifest, cnn.img_size, cnn.canvas, pixel_cache, n_jobs, False)
-    embedding = cnn_embeddings(model, pixels[ok])
+    "The TTA embedding of each row by the CNN's networks (a row of NaN for an image that cannot be decoded)."
+    ok, _, embeddings = _outputs(cnn, manifest, True, 64, pixel_cache, n_jobs)
+    embedding = np.hstack(embeddings) if which == 'all' else embeddings[int(which)]
     rows = np.full((len(manifest), embedding.shape[1]), np.nan, np.float32)
     rows[ok] = embedding
     return rows
@@ -830,7 +895,7 @@ def fit_hybrids(cnn:CNNModel,                # a cross-fitted CNN (`train_cnn` w
                 seed:int=0                   # random state of the heads and their calibration folds
                ) -> dict:
     "`{name: HybridModel}`: head k of each fitted on fold network k's out-of-fold embeddings (`HYBRID_RULE`)."
-    if cnn.oof is None or not cnn.fold_models:
+    if cnn.oof is None:
         raise ValueError('fit_hybrids needs a cross-fitted CNN with its fold networks (train_cnn without `valid`)')
     names = list(HYBRID_HEADS) if names is None else list(names)
     unknown = [name for name in names if name not in HYBRID_HEADS]
@@ -866,9 +931,8 @@ def predict_hybrids(hybrids:dict,            # from `fit_hybrids` (or `load_hybr
                     n_jobs:int=-1
                    ) -> dict:
     "`{name: P(all) per row}`; NaN where the image cannot be decoded or a handcrafted feature the head reads is NaN."
-    if not cnn.fold_models: raise ValueError('this CNN has no fold networks: the hybrid heads cannot embed cells')
-    pixels, ok = _pixels_of(manifest, cnn.img_size, cnn.canvas, pixel_cache, n_jobs, False)
-    embeddings = [cnn_embeddings(model, pixels[ok]) for model in cnn.fold_models]   # each network once, for every head
+    if cnn.oof is None: raise ValueError('this CNN was not cross-fitted (train_cnn with valid): no heads to serve')
+    ok, _, embeddings = _outputs(cnn, manifest, True, 64, pixel_cache, n_jobs)   # the pass that gave P(all)
     probs = {}
     for name, hybrid in hybrids.items():
         usable, extra = ok.copy(), None
@@ -934,24 +998,27 @@ def grad_cam(cnn:CNNModel,     # a trained or loaded CNN
              image,            # an image file, or uint8 pixels as the model sees them (size, size, 3)
              layer:str=None    # the feature map to explain (default: `last_conv_layer`)
             ) -> tuple:
-    "`(pixels, heatmap, prob)`: the model's input (uint8), Grad-CAM of the predicted class in [0, 1], P(all)."
+    """`(pixels, heatmap, prob)`: the model's input (uint8), Grad-CAM of the predicted class in [0, 1] (the mean of
+    each served network's map), and the served P(all) of this one view."""
     import cv2
-    model = cnn.model
     pixels = np.asarray(image) if isinstance(image, np.ndarray) else cell_pixels(image, cnn.img_size, cnn.canvas)
-    layer = layer or last_conv_layer(model)
-    feature_model = keras.Model(model.input, model.get_layer(layer).output)
-    feature_map = feature_model(pixels[None], training=False)
-    def logit_of(fmap): return model.get_layer('logit')(model.get_layer('gap')(fmap))  # dropout: off at inference
-    raw = 1 / (1 + np.exp(-float(ops.convert_to_numpy(logit_of(feature_map))[0, 0])))
-    prob = float(calibrated(raw, cnn.calibration, cnn.prior))
+    parts = []
+    for net in cnn.fold_models:
+        feature_model = keras.Model(net.input, net.get_layer(layer or last_conv_layer(net)).output)
+        def logit_of(fmap, net=net): return net.get_layer('logit')(net.get_layer('gap')(fmap))  # dropout: off
+        feature_map = feature_model(pixels[None], training=False)
+        parts.append((net, feature_map, logit_of, float(ops.convert_to_numpy(logit_of(feature_map))[0, 0])))
+    prob = float(np.ravel(cnn.served_prob(np.array([[logit for *_, logit in parts]])))[0])   # one view
     sign = 1.0 if prob >= 0.5 else -1.0  # the predicted (calibrated) class's logit: z for `all`, -z for `hem`
-    gradient = _GRADIENTS[backend()](lambda fmap: sign * logit_of(fmap), feature_map)
-    gradient = ops.convert_to_numpy(gradient).astype(np.float32)[0]
-    fmap = ops.convert_to_numpy(feature_map).astype(np.float32)[0]
-    cam = np.maximum((fmap * gradient.mean(axis=(0, 1))).sum(-1), 0)
-    cam = cam / (cam.max() + 1e-9)
-    heatmap = cv2.resize(cam, (cnn.img_size, cnn.img_size), interpolation=cv2.INTER_LINEAR)
-    return pixels, np.clip(heatmap, 0, 1), prob
+    cams = []
+    for net, feature_map, logit_of, _ in parts:   # each network's map of the served class, then their mean
+        gradient = _GRADIENTS[backend()](lambda fmap: sign * logit_of(fmap), feature_map)
+        gradient = ops.convert_to_numpy(gradient).astype(np.float32)[0]
+        fmap = ops.convert_to_numpy(feature_map).astype(np.float32)[0]
+        cam = np.maximum((fmap * gradient.mean(axis=(0, 1))).sum(-1), 0)
+        cams.append(cv2.resize(cam / (cam.max() + 1e-9), (cnn.img_size, cnn.img_size), interpolation=cv2.INTER_LINEAR))
+    heatmap = np.mean(cams, axis=0)
+    return pixels, np.clip(heatmap / (heatmap.max() + 1e-9), 0, 1), prob
 
 def overlay(image:np.ndarray, heatmap:np.ndarray, alpha:float=0.45) -> np.ndarray:
     "The heat map (jet colours) blended onto the image, RGB uint8."
@@ -960,7 +1027,6 @@ def overlay(image:np.ndarray, heatmap:np.ndarray, alpha:float=0.45) -> np.ndarra
     return np.clip((1 - alpha) * image + alpha * colours, 0, 255).astype(np.uint8)
 
 # %% ../nbs/07_cnn.ipynb #c051
-def _fold_file(path:Path, k:int) -> Path: return path.with_name(f'{path.stem}.fold{k}.keras')
 def _oof_file(path:Path) -> Path: return path.with_name(f'{path.stem}.oof.npz')
 
 def _save_keras(model, path, forbid_under):
@@ -982,17 +1048,16 @@ def _save_oof(cnn, path, forbid_under):
         with open(temporary, 'wb') as f: np.savez(f, **arrays)
 
 def save_cnn(cnn:CNNModel, path, forbid_under=None) -> Path:
-    "Save as `path` (`.keras`), `path.json` (geometry, policy, patients, selection, history...) and the fold files."
+    """Save as `path` (`.keras`: the served networks in one model), `path.json` (geometry, policy, patients,
+    calibration, selection...) and the out-of-fold predictions."""
     from leukemia_nb.core import atomic_write_json
     path = Path(path)
-    for k, model in enumerate(cnn.fold_models): _save_keras(model, _fold_file(path, k), forbid_under)
     if cnn.oof is not None: _save_oof(cnn, _oof_file(path), forbid_under)
     _save_keras(cnn.model, path, forbid_under)
-    meta = dict(format='leukemia_nb.cnn/3', img_size=cnn.img_size, canvas=cnn.canvas, backbone=cnn.backbone,
+    meta = dict(format='leukemia_nb.cnn/4', img_size=cnn.img_size, canvas=cnn.canvas, backbone=cnn.backbone,
                 policy=cnn.policy, input_mode=cnn.input_mode, prior=cnn.prior, calibration=cnn.calibration,
                 train_patients=cnn.train_patients, history=cnn.history, selection=cnn.selection,
-                fold_patients=cnn.fold_patients,
-                fold_files=[_fold_file(path, k).name for k in range(len(cnn.fold_models))],
+                fold_patients=cnn.fold_patients, networks=[net.name for net in cnn.fold_models],
                 oof_file=_oof_file(path).name if cnn.oof is not None else None, seconds=cnn.seconds,
                 provenance=cnn.provenance, versions=dict(keras=keras.__version__, backend=backend()),
                 pixel_version=PIXEL_VERSION)  # the pixel contract: how a file became the model's input
@@ -1006,31 +1071,26 @@ def _load_oof(path:Path) -> tuple:
         return pd.DataFrame(columns, index=pd.Index(saved['index'])), saved['embedding']
 
 def load_cnn(path) -> CNNModel:
-    "Load a CNN saved by `save_cnn` (on any backend), with its fold networks and out-of-fold predictions."
+    "Load a CNN saved by `save_cnn` (on any backend): its served networks and out-of-fold predictions."
     path = Path(path)
     meta_path = Path(str(path) + '.json')
     if not path.exists() or not meta_path.exists():
         raise ValueError(f'{path}: no saved leukemia_nb CNN here (need {path.name} and {meta_path.name})')
     meta = json.loads(meta_path.read_text())
-    if meta.get('format') not in ('leukemia_nb.cnn/2', 'leukemia_nb.cnn/3'):   # /2: made before cross-fitting
+    if meta.get('format') != 'leukemia_nb.cnn/4':   # /2, /3: before the fold networks were served together
         raise ValueError(f'{path}: saved by an older leukemia_nb ({meta.get("format")}); train it again')
     if meta.get('pixel_version') != PIXEL_VERSION:
         made = meta.get('pixel_version', '?')
         raise ValueError(f'{path}: made with pixel code v{made}; this leukemia_nb decodes cells with '
                          f'v{PIXEL_VERSION}: retrain it with lnb_run')
-    model = keras.models.load_model(path, compile=False)
-    fold_files = [_fold_file(path, k) for k in range(len(meta.get('fold_files', [])))]   # named after `path`: a
-    # saved model may be copied under another name (lnb_run copies cnn-<key>.keras to models/cnn.keras)
-    missing = [f.name for f in fold_files if not f.exists()]
-    if missing: print(f'load_cnn: fold network(s) {", ".join(missing)} not found beside {path.name}: '
-                      'the final network alone is loaded (hybrid heads need the fold networks)')
-    fold_models = [] if missing else [keras.models.load_model(f, compile=False) for f in fold_files]
+    served = keras.models.load_model(path, compile=False)
+    networks = [served.get_layer(name) for name in meta['networks']]
     oof, oof_embedding = (None, None)
-    if meta.get('oof_file') and _oof_file(path).exists():
-        oof, oof_embedding = _load_oof(_oof_file(path))
-    return CNNModel(model, meta['img_size'], meta['canvas'], meta['train_patients'], meta.get('history'),
+    if meta.get('oof_file') and _oof_file(path).exists():   # named after `path`: lnb_run copies cnn-<key>.keras
+        oof, oof_embedding = _load_oof(_oof_file(path))     # to models/cnn.keras
+    return CNNModel(networks, meta['img_size'], meta['canvas'], meta['train_patients'], meta.get('history'),
                     meta.get('backbone'), meta.get('seconds'), meta.get('policy', 'float32'), meta.get('provenance'),
-                    meta.get('prior', 0.5), meta.get('calibration'), meta.get('input_mode', 'rgb'), fold_models,
+                    meta.get('prior', 0.5), meta.get('calibration'), meta.get('input_mode', 'rgb'),
                     meta.get('fold_patients'), meta.get('selection'), oof, oof_embedding)
 
 # %% ../nbs/07_cnn.ipynb #c054

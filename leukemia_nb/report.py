@@ -420,6 +420,7 @@ def _report_md(data, manifest_all, manifest, train, test, problems, evaluation, 
               f'--seed {settings["seed"]} --seeds {settings.get("seeds", 1)}{" --quick" if settings["quick"] else ""}'
               + (f' --recipe {settings["recipe"]} --epochs {settings["epochs"]} --img_size {settings["img_size"]}'
                  if settings.get('recipe') else '')
+              + (f' --cnn_folds {settings["cnn_folds"]}' if settings.get('cnn_folds') else '')
               + ('' if settings.get('correction', True) else ' --correction False')
               + (f' --extra_features {",".join(settings["extra_features"])}' if settings.get('extra_features') else '')
               + (f' --weights {settings["weights"]}' if settings.get('weights') else '')

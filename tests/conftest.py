@@ -42,8 +42,8 @@ MODULE_COST = {'test_readme_command.py': 610, 'test_jax.py': 550, 'test_cnn_fair
                'test_pipeline.py': 65, 'test_docs_pages.py': 55, 'test_cnn_learner.py': 50, 'test_dask_backend.py': 35,
                'test_b_submission.py': 30, 'test_b_small_data.py': 30, 'test_explorer_browser.py': 30,
                'test_weights.py': 200}
-TEST_COST = {'[10_pipeline.ipynb]': 210, '[07_cnn.ipynb]': 135, '[07_cnn.ipynb (JAX)]': 130,
-             '[tutorials/tutorial.ipynb]': 125, '[tutorials/feature_ablation.ipynb]': 120,
+TEST_COST = {'[10_pipeline.ipynb]': 210, '[07_cnn.ipynb]': 135, '[tutorials/tutorial.ipynb]': 125,
+             '[tutorials/feature_ablation.ipynb]': 120,
              '[tutorials/fair_fight.ipynb]': 100, '[08_explorer.ipynb]': 100,
              '[tutorials/tutorial.ipynb (real cells)]': 75,
              '[06_evaluate.ipynb]': 60, '[tutorials/real_cells.ipynb]': 40, '[11_bench.ipynb]': 20,

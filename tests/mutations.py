@@ -25,10 +25,21 @@ MUTATIONS = {
                       ['tests/test_classical.py::test_guard_names_shared_patients',
                        'tests/test_properties.py::test_guard_raises_exactly_when_shared']),
     'TTA average': ('leukemia_nb/cnn.py', [
-        ('    return np.mean(np.asarray([_predict_rows(model, dihedral(pixels, k), batch_size) for k in views], dtype), '
-         'axis=0)',
-         '    return np.asarray(_predict_rows(model, pixels, batch_size), dtype)')],
+        ('[_logit(_predict_rows(model, dihedral(pixels, k), batch_size)[:, 0]) for k in _views(tta)]',
+         '[_logit(_predict_rows(model, pixels, batch_size)[:, 0]) for k in _views(tta)]')],
         ['tests/test_cnn.py::test_tta_is_invariant_to_flips_and_turns']),
+    'TTA of the one pass (P(all) and embedding)': ('leukemia_nb/cnn.py', [
+        ('        rows = _predict_rows(both, dihedral(pixels, k), batch_size)',
+         '        rows = _predict_rows(both, pixels, batch_size)')],
+        ['tests/test_cnn_fair.py::test_embeddings_are_invariant_to_flips_and_quarter_turns']),
+    'served CNN is not the one calibrated': ('leukemia_nb/cnn.py', [
+        ("    return dict(networks=fold_models, history={}",
+         "    return dict(networks=fold_models[:1] * len(fold_models), history={}")],
+        ['tests/test_cnn_fair.py::test_the_served_cnn_is_the_one_whose_calibration_was_measured']),
+    'epochs chosen on the calibration cells': ('leukemia_nb/cnn.py', [
+        ('                                         rates=rates, settle=True)',
+         '                                         select=True, settle=True)')],
+        ['tests/test_cnn_fair.py::test_no_epoch_is_chosen_on_the_cells_that_fit_the_calibration']),
     'class balancing (CNN)': ('leukemia_nb/cnn.py', [
         ("    return (len(y) / (2 * np.maximum(counts, 1)))[y].astype('float32')",
          "    return np.ones(len(y), 'float32')")],

@@ -4,10 +4,10 @@
 
 A notebook with cells that `nbdev_test` skips (`notest`, `slow`, `cuda`: the Colab install, the GPU recipe) runs as a
 student's Run All does: every cell, the flagged ones too, which must guard themselves and say why they skip (the
-words each must print are in `MUST_PRINT`). The others run as `nbdev_test` runs them. Two more runs check other
-modes: the tutorial on the real cells that ship with the package (`LNB_TUTORIAL_REAL=1`), and the CNN notebook on a
-second Keras backend (JAX). Each run gets its own runs folder and a fresh process: no Keras, TensorFlow or
-environment state leaks between notebooks. The demo data and the real sample are made before, once, so that two
+words each must print are in `MUST_PRINT`). The others run as `nbdev_test` runs them. One more run checks another
+mode: the tutorial on the real cells that ship with the package (`LNB_TUTORIAL_REAL=1`); the CNN's tests run on a
+second Keras backend in tests/test_jax.py. Each run gets its own runs folder and a fresh process: no Keras,
+TensorFlow or environment state leaks between notebooks. The demo data and the real sample are made before, once, so that two
 notebooks never race to make them.
 
 Exit status 1 if any run failed; every run's time is printed, and written as TSV to `--times`."""
@@ -68,7 +68,6 @@ def runs() -> list:
     from leukemia_nb.data import real_sample
     out.insert(4, ('tutorials/tutorial.ipynb (real cells)', 'tutorials/tutorial.ipynb',
                    dict(LNB_TUTORIAL_REAL='1', LNB_DATA=str(real_sample()))))
-    out.insert(5, ('07_cnn.ipynb (JAX)', '07_cnn.ipynb', dict(KERAS_BACKEND='jax')))
     return out
 
 def one(label, name, extra, scratch:Path, threads:int) -> tuple:

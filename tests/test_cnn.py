@@ -174,7 +174,7 @@ def test_train_cnn_end_to_end(tiny_root, tmp_path):
     from leukemia_nb.evaluate import challenge_split
     train, test = challenge_split(load_cnmc(tiny_root))
     model = C.train_cnn(train, img_size=32, epochs=1, batch_size=8, verbose=0, pixel_cache=tmp_path, n_jobs=1,
-                        provenance={'synthetic': True})
+                        provenance={'synthetic': True}, folds=2)
     assert list(tmp_path.glob('pixels-*/shard-*.npz'))
     prob = C.predict_cnn(model, test, pixel_cache=tmp_path)
     assert np.isfinite(prob).all() and ((0 <= prob) & (prob <= 1)).all()

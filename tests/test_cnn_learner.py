@@ -73,6 +73,6 @@ def test_returns_the_best_validation_epoch_not_the_last(tmp_path, monkeypatch):
     best = int(np.argmax(history))                 # the first epoch of the highest validation AUC
     assert len(weights_by_epoch) == len(history) and best < len(history) - 1, history
     assert cnn.selection['best_epochs'] == [best + 1]   # counted from 1
-    returned = cnn.model.get_weights()
+    returned = cnn.fold_models[0].get_weights()   # the one network, as `valid` chose its epoch
     for mine, recorded in zip(returned, weights_by_epoch[best]): np.testing.assert_array_equal(mine, recorded)
     assert any(not np.array_equal(mine, last) for mine, last in zip(returned, weights_by_epoch[-1]))

@@ -1,6 +1,5 @@
 """Every notebook, once, in a process of its own (see `tests/notebooks.py`): as `nbdev_test` runs it, or as a student's
-Run All does where it has cells that `nbdev_test` skips; the tutorial on the shipped real cells; the CNN notebook on
-JAX. Then nbdev's processing of every notebook for the docs site (what `nbdev_docs` runs before Quarto)."""
+Run All does where it has cells that `nbdev_test` skips; the tutorial on the shipped real cells. Then nbdev's processing of every notebook for the docs site (what `nbdev_docs` runs before Quarto)."""
 import pytest
 from conftest import ROOT, SCRATCH, built_once, docs_processed
 import notebooks
