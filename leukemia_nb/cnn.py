@@ -7,12 +7,12 @@ __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCA
            'HYBRID_RULE', 'HYBRID_HEADS', 'backend', 'accelerator', 'auto_policy', 'set_determinism',
            'distribution_scope', 'devices_per_batch', 'precision', 'balanced_weights', 'PixelBatches', 'ToFloat',
            'RandomRot90', 'RandomStain', 'CellJitter', 'augmentation', 'CellStandardize', 'RGBToHED', 'WeightsError',
-           'weights_start', 'build_cnn', 'dihedral', 'tta_predict', 'cnn_embeddings', 'network_outputs', 'shift_prior',
-           'fit_calibration', 'calibrated', 'logit_network', 'served_model', 'CNNModel', 'default_recipe',
-           'recipe_settings', 'patient_parts', 'settle_batchnorm', 'cosine_rates', 'network_start', 'train_cnn',
-           'predict_cnn', 'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids',
-           'save_hybrids', 'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn',
-           'bench_feed', 'bench_train']
+           'weights_start', 'build_cnn', 'dihedral', 'tta_predict', 'cnn_embeddings', 'outputs_model',
+           'network_outputs', 'shift_prior', 'fit_calibration', 'calibrated', 'logit_network', 'served_model',
+           'CNNModel', 'default_recipe', 'recipe_settings', 'patient_parts', 'settle_batchnorm', 'cosine_rates',
+           'network_start', 'train_cnn', 'predict_cnn', 'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids',
+           'predict_hybrids', 'save_hybrids', 'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn',
+           'load_cnn', 'bench_feed', 'bench_train']
 
 # %% ../nbs/07_cnn.ipynb #c006
 import os, json, time, math, contextlib
@@ -410,18 +410,23 @@ def cnn_embeddings(model:keras.Model,    # a model from `build_cnn`
     "The pooled embedding (the `gap` layer, before dropout) per image, averaged over the 8 dihedral views when `tta`."
     return network_outputs([model], pixels, tta, batch_size)[1][0]
 
-def network_outputs(networks:list,      # models from `build_cnn` (or their logit networks, `CNNModel.fold_models`)
-                    pixels:np.ndarray,  # uint8 (N, size, size, 3)
-                    tta:bool=True,      # average over the 8 dihedral views
-                    batch_size:int=64
-                   ) -> tuple:
-    """`(logits, embeddings)`: each network's logit (N, K) and pooled embedding (a list of K arrays (N, D)), each
-    averaged over the 8 dihedral views when `tta`. One forward pass per view gives both, for every network at once."""
+def outputs_model(networks:list) -> keras.Model:
+    "One Keras model of the networks: uint8 cells in; each network's logit and pooled embedding out, in turn."
     image = keras.Input(networks[0].input.shape[1:], dtype='uint8', name='rgb_uint8')
     outputs = []
     for net in networks:
         outputs += keras.Model(net.input, [net.get_layer('logit').output, net.get_layer('gap').output])(image)
-    both = keras.Model(image, outputs)
+    return keras.Model(image, outputs)
+
+def network_outputs(networks:list,      # models from `build_cnn` (or their logit networks, `CNNModel.fold_models`)
+                    pixels:np.ndarray,  # uint8 (N, size, size, 3)
+                    tta:bool=True,      # average over the 8 dihedral views
+                    batch_size:int=64,
+                    both:keras.Model=None   # `outputs_model(networks)`, when it is already built (compiled once)
+                   ) -> tuple:
+    """`(logits, embeddings)`: each network's logit (N, K) and pooled embedding (a list of K arrays (N, D)), each
+    averaged over the 8 dihedral views when `tta`. One forward pass per view gives both, for every network at once."""
+    both = both or outputs_model(networks)
     width = [net.get_layer('gap').output.shape[-1] for net in networks]
     if not len(pixels): return np.zeros((0, len(networks))), [np.zeros((0, w), np.float32) for w in width]
     logits, embeddings = 0.0, None
@@ -499,6 +504,7 @@ class CNNModel:
         self.oof, self.oof_embedding = oof, oof_embedding  # out-of-fold P(all) and embeddings of the training cells
         self.name = 'cnn'
         self._memo = {}   # the networks' outputs on the rows last asked for (`_outputs`)
+        self._outputs_model = None   # `outputs_model` of the networks, built (and compiled) once
     def __repr__(self):
         return (f'CNNModel({self.backbone or "compact"}, {self.img_size}px, {self.policy}, '
                 f'{len(self.train_patients)} training patients, {len(self.fold_models)} network(s) served)')
@@ -509,7 +515,8 @@ class CNNModel:
         return _started(starts) if starts else 'not recorded (saved before leukemia_nb recorded how a network started)'
     def served_prob(self, logits:np.ndarray) -> np.ndarray:
         "P(all) from the networks' logits (N, K): the calibration (else the prior shift) of the sigmoid of their mean."
-        mean = np.mean(np.asarray(logits, np.float64).reshape(len(logits), -1), axis=1)
+        logits = np.asarray(logits, np.float64)
+        mean = logits.mean(axis=1) if logits.ndim == 2 else logits   # (N, K) or one network's (N,)
         return calibrated(1 / (1 + np.exp(-mean)), self.calibration, self.prior)
 
 def _pixels_of(manifest, img_size, canvas, pixel_cache, n_jobs, progress):
@@ -785,7 +792,8 @@ def _outputs(cnn:CNNModel, manifest:pd.DataFrame, tta:bool, batch_size:int, pixe
     key = (bool(tta), tuple(_file_key(path) for path in manifest['path']))
     if key not in cnn._memo:
         pixels, ok = _pixels_of(manifest, cnn.img_size, cnn.canvas, pixel_cache, n_jobs, False)
-        logits, embeddings = network_outputs(cnn.fold_models, pixels[ok], tta, batch_size)
+        if cnn._outputs_model is None: cnn._outputs_model = outputs_model(cnn.fold_models)
+        logits, embeddings = network_outputs(cnn.fold_models, pixels[ok], tta, batch_size, cnn._outputs_model)
         while len(cnn._memo) >= 3: cnn._memo.pop(next(iter(cnn._memo)))
         cnn._memo[key] = (ok, logits, embeddings)
     return cnn._memo[key]

@@ -302,6 +302,15 @@ def _hybrid_stage(names, cnn, cnn_train, cnn_test, cnn_final, final, seed, prima
         if len(cnn_final): final_prob[cnn_final.index] = final_probs[name]
         state['final_probs'][name] = final_prob.to_numpy()
 
+def _served_words(cnn) -> str:
+    "What the CNN serves, for the model card: its networks, and those whose held-out AUC still rose at the end."
+    selection = cnn.selection
+    words = selection.get('served', 'not recorded')
+    rising = [k for k, still in enumerate(selection.get('still_improving', [])) if still]
+    if rising: words += (f"; the held-out AUC of fold network(s) {', '.join(map(str, rising))} was still rising at "
+                         f"the last of its {selection.get('epochs')} epochs: more epochs may help")
+    return words
+
 def _cnn_stage(train, test, final, cache, quick, seeds, settings, provenance, timer, verbose, state, hybrids=()):
     "The CNN per seed: trained (or read from the cache) on the cells whose features could be computed, predicted."
     from leukemia_nb.core import release_workers
@@ -675,7 +684,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                         extra_features=list(_extra_families(extra_features)), cache=str(cache), command=command,
                         fill_gaps=bool(fill_gaps), refit_all=bool(refit_all), final_count=final_count,
                         weights=weights, allow_random_init=bool(allow_random_init),
-                        cnn_start=state['trained']['cnn'][0].start if 'cnn' in state['trained'] else None)
+                        cnn_start=state['trained']['cnn'][0].start if 'cnn' in state['trained'] else None,
+                        cnn_served=_served_words(state['trained']['cnn'][0]) if 'cnn' in state['trained'] else None)
         all_problems = pd.concat([problems, problems_frame(state['feature_problems'])], ignore_index=True)
         summary = write_report(out, data=data, manifest_all=manifest_all, manifest=manifest, train=train, test=test,
                                problems=all_problems, predictions=predictions, evaluation=evaluation,

@@ -545,6 +545,7 @@ def _model_card_md(train, test, table, settings, run, paired=None) -> list:
             '- **Training patients**: every model learned from the same training patients; every selection '
             '(tuning, epochs, calibration) was made inside them (the rules are in the report).',
             *([f'- **CNN start**: {settings["cnn_start"]}.'] if settings.get('cnn_start') else []),
+            *([f'- **CNN served**: {settings["cnn_served"]}.'] if settings.get('cnn_served') else []),
             *_submitted_card_md(run.get('final', {})),
             '- **Limits**: ' + ('scores on synthetic data say nothing about real cells. ' if synthetic else '') +
             'Cells must be segmented C-NMC-style crops (one cell on a black background, 450×450 or 600×600 canvas, '

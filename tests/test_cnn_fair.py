@@ -235,7 +235,7 @@ def native_cells(real_data):
     assert ok.all()
     return pixels
 
-@pytest.mark.parametrize('policy', ['float32', 'mixed_float16'])   # bfloat16 has float32's range: see test_cnn.py
+@pytest.mark.parametrize('policy', ['float32'])   # the mixed policies of the backbone: test_cnn.py (at 64 px)
 def test_full_recipe_trains_a_step(native_cells, policy):
     full = C.recipe_settings('full', weights='random')                    # no download
     assert (full['img_size'], full['canvas'], full['backbone']) == (300, 300, 'efficientnetb0')

@@ -26,6 +26,8 @@ def test_every_saved_model_learned_from_the_split_training_patients(quick_report
     assert sorted(training) == sorted(seen) and all(r['same_as_split'] for r in training.values())
     md = (quick_report/'report.md').read_text()
     assert '## Training patients and selection' in md and 'Every model learned from the same' in md
+    assert f"- **CNN served**: {cnn.selection['served']}" in md   # what it serves, as it was measured
+    assert cnn.selection['served'] == 'the mean logit of the 2 fold networks, calibrated'
 
 def test_patient_columns_and_labelled_transductive_section(quick_report):
     from leukemia_nb.evaluate import compare
