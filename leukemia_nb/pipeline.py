@@ -236,7 +236,7 @@ def _classical_stage(names, manifest, train, test, final, data, cache, quick, se
 def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerator's default: `default_recipe`)
                  img_size:int=None,    # overrides the recipe's input size
                  epochs:int=None,      # overrides the recipe's epochs
-                 quick:bool=False,     # smoke run: 64 px, 1 epoch, 4 steps, 2 fold networks
+                 quick:bool=False,     # smoke run: 32 px, 1 epoch, 4 steps, 2 fold networks
                  weights:str=None,     # backbone start: 'imagenet', 'none' (random) or a weights file (None: recipe's)
                  allow_random_init:bool=False, # pretrained weights that cannot be loaded: start random, not an error
                  folds:int=None        # fold networks served together (None: 4; 2 in quick mode)
@@ -258,20 +258,22 @@ def cnn_settings(recipe:str=None,      # 'small', 'full', or None (the accelerat
     if settings['folds'] < 2: raise ValueError(f'--cnn_folds takes 2 or more fold networks; got {folds}')
     from leukemia_nb.cnn import network_start   # weights that cannot be had: an error now, before any work
     settings['start'] = network_start(**settings)   # its `recipe`, then the settings that override it
-    if quick: settings.update(img_size=64, epochs=1, steps_per_epoch=4)
+    if quick: settings.update(img_size=32, epochs=1, steps_per_epoch=4)
     return settings
 
-SYNTHETIC_CNN = dict(img_size=64, folds=2)   # synthetic data's CNN unless the command line says otherwise
+SYNTHETIC_CNN = dict(img_size=64, folds=2, epochs=4)   # synthetic data's CNN unless the command line says otherwise
 
 def synthetic_cnn_settings(settings:dict,       # from `cnn_settings`
                            img_size:int=None,   # the command line's, if given
                            folds:int=None,      # the command line's, if given
+                           epochs:int=None,     # the command line's, if given
                            quick:bool=False
                           ) -> dict:
-    """The CNN settings for synthetic data: `SYNTHETIC_CNN` (two fold networks at 64 px, which keeps the demo run
-    short), except what the command line set. The report's Reproduce line and the CNN's rule show what was used."""
+    """The CNN settings for synthetic data: `SYNTHETIC_CNN` (two fold networks at 64 px, 4 epochs each, which keeps
+    the demo run short), except what the command line set. The report's Reproduce line and the CNN's rule show what
+    was used."""
     if quick: return settings   # a smoke run keeps its own settings
-    given = dict(img_size=img_size, folds=folds)
+    given = dict(img_size=img_size, folds=folds, epochs=epochs)
     return {**settings, **{name: value for name, value in SYNTHETIC_CNN.items() if not given[name]}}
 
 # %% ../nbs/10_pipeline.ipynb #c038d
@@ -608,7 +610,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
         if synthetic: data = demo_dataset(progress=verbose)
         data = Path(data).expanduser().resolve()
         synthetic = synthetic or is_synthetic(data)
-        if synthetic and settings_cnn: settings_cnn = synthetic_cnn_settings(settings_cnn, img_size, cnn_folds, quick)
+        if synthetic and settings_cnn: settings_cnn = synthetic_cnn_settings(settings_cnn, img_size, cnn_folds, epochs,
+                                                                                quick)
         manifest_all = load_cnmc(data)
         if not len(manifest_all):
             raise DatasetError(f'{data}: no C-NMC cells found (expected fold_k/all|hem/UID_*.bmp, the prelim folder '

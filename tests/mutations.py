@@ -25,12 +25,11 @@ MUTATIONS = {
                       ['tests/test_classical.py::test_guard_names_shared_patients',
                        'tests/test_properties.py::test_guard_raises_exactly_when_shared']),
     'TTA average': ('leukemia_nb/cnn.py', [
-        ('[_logit(_predict_rows(model, dihedral(pixels, k), batch_size)[:, 0]) for k in _views(tta)]',
-         '[_logit(_predict_rows(model, pixels, batch_size)[:, 0]) for k in _views(tta)]')],
-        ['tests/test_cnn.py::test_tta_is_invariant_to_flips_and_turns']),
-    'TTA of the one pass (P(all) and embedding)': ('leukemia_nb/cnn.py', [
-        ('        rows = _predict_rows(both, dihedral(pixels, k), batch_size)',
-         '        rows = _predict_rows(both, pixels, batch_size)')],
+        ('        return (self._padded(dihedral(rows, self.views[view])),)', '        return (self._padded(rows),)')],
+        ['tests/test_cnn.py::test_tta_makes_even_an_untrained_network_invariant']),
+    'TTA of the embeddings (one pass)': ('leukemia_nb/cnn.py', [
+        ('    return logits, [np.asarray(rows[2 * n + 1], np.float32).mean(axis=0) for n in range(len(networks))]',
+         '    return logits, [np.asarray(rows[2 * n + 1], np.float32)[0] for n in range(len(networks))]')],
         ['tests/test_cnn_fair.py::test_embeddings_are_invariant_to_flips_and_quarter_turns']),
     'served CNN is not the one calibrated': ('leukemia_nb/cnn.py', [
         ("    return dict(networks=fold_models, history={}",
@@ -93,10 +92,10 @@ MUTATIONS = {
     'explorer: a sibling click selects nothing': ('leukemia_nb/explorer.py', [
         ('        button.on_click(lambda _, p=other.path: self.select(p))',
          '        button.on_click(lambda _, p=other.path: None)')],
-        ['tests/test_explorer.py::test_select_shows_everything']),
+        ['tests/test_explorer.py::test_a_sibling_click_selects_the_sibling']),
     'report: weighted F1 averaged per class': ('leukemia_nb/evaluate.py', [
         ("weighted_f1=skm.f1_score(y, pred, average='weighted'", "weighted_f1=skm.f1_score(y, pred, average='macro'")],
-        ['tests/test_pipeline.py::test_report_folder']),
+        ['tests/test_b_evaluate.py::test_score_weights_the_f1_of_each_class_by_its_cells']),
     'a question without its answer': ('nbs/05_classical.ipynb', [
         ('<details><summary>Answer</summary>', '<details><summary>Hint</summary>')],
         ['tests/test_course.py']),

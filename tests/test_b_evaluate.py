@@ -120,3 +120,12 @@ def test_figures_draw_what_they_say():
     np.testing.assert_allclose(sorted(points[:, 0]), sorted(paired['diff']))
     assert [label.get_text() for label in ax.get_yticklabels()] == [f'{a} − {b}' for a, b in
                                                                      zip(paired.model_a, paired.model_b)]
+
+def test_score_weights_the_f1_of_each_class_by_its_cells():
+    "The challenge's metric, by hand: each class's F1 weighted by its number of cells, not the plain mean of the two."
+    y = np.array([1] * 9 + [0] * 3)
+    prob = np.array([0.9] * 8 + [0.2] + [0.8, 0.3, 0.1])   # all: 8 right, 1 missed; hem: 2 right, 1 called all
+    f1_all, f1_hem = 16 / 18, 4 / 6                          # 2TP / (2TP + FP + FN) of each class
+    result = score(y, prob)
+    assert result['weighted_f1'] == pytest.approx((9 * f1_all + 3 * f1_hem) / 12)   # 0.833
+    assert result['weighted_f1'] != pytest.approx((f1_all + f1_hem) / 2)           # 0.778, the macro average

@@ -171,6 +171,16 @@ def test_tta_is_invariant_to_flips_and_turns(blob_model):
     for k in range(1, 8):
         assert np.abs(C.tta_predict(blob_model.model, C.dihedral(x, k)) - base).max() < 1e-5
 
+def test_tta_makes_even_an_untrained_network_invariant():
+    "No network is invariant by itself (an untrained one shows it, cheaply); the mean over the 8 views is."
+    x, _, _ = blob_cells(8, seed=4)
+    model = C.build_cnn(64, augment=False, seed=0)
+    plain = [C.tta_predict(model, C.dihedral(x, k), tta=False) for k in range(8)]
+    assert max(np.abs(p - plain[0]).max() for p in plain) > 1e-3   # the views differ without TTA
+    base = C.tta_predict(model, x)
+    for k in range(1, 8):
+        assert np.abs(C.tta_predict(model, C.dihedral(x, k)) - base).max() < 1e-5
+
 def test_train_cnn_end_to_end(tiny_root, tmp_path):
     from leukemia_nb.data import load_cnmc
     from leukemia_nb.evaluate import challenge_split

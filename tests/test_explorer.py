@@ -113,3 +113,19 @@ def test_thumbnails_are_lazy_on_a_large_table(tmp_path):
     assert thumbnail.cache_info().currsize == 24
     ex.w_outcome.value = 'incorrect'; ex.w_next.click()
     assert thumbnail.cache_info().currsize <= 72 and len(ex.gallery.children) == 24
+
+def test_a_sibling_click_selects_the_sibling(tiny_root):
+    "From a predictions table alone (no run, no CNN): the patient strip lists the cell's siblings; a click selects one."
+    from leukemia_nb.data import load_cnmc
+    from leukemia_nb.classical import predictions_table
+    cells = load_cnmc(tiny_root).query("split == 'prelim'").reset_index(drop=True)
+    prob = np.linspace(0.05, 0.95, len(cells))
+    ex = MisclassificationExplorer(predictions_table('rf', cells, prob), page_size=6, synthetic=True)
+    ex.w_outcome.value = 'any'
+    first = ex.gallery.children[0].children[1]
+    first.click()
+    siblings = set(cells.path[(cells.patient == cells.patient[cells.path == first.path].iloc[0])]) - {first.path}
+    assert siblings and {box.children[1].path for box in ex.d_patient.children} == siblings
+    sibling = ex.d_patient.children[0].children[1]
+    sibling.click()
+    assert ex.selected == sibling.path != first.path and Path(sibling.path).name in ex.d_title.value
