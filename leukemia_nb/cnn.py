@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCALE', 'RANDOM_START', 'PREDICT_CHUNK',
-           'TRAIN_DEFAULTS', 'RECIPES', 'HYBRID_RULE', 'HYBRID_HEADS', 'backend', 'accelerator', 'auto_policy',
-           'set_determinism', 'distribution_scope', 'devices_per_batch', 'precision', 'balanced_weights',
+           'TRAIN_DEFAULTS', 'RECIPES', 'SETTLE_BYTES', 'HYBRID_RULE', 'HYBRID_HEADS', 'backend', 'accelerator',
+           'auto_policy', 'set_determinism', 'distribution_scope', 'devices_per_batch', 'precision', 'balanced_weights',
            'PixelBatches', 'ToFloat', 'RandomRot90', 'RandomStain', 'CellJitter', 'augmentation', 'CellStandardize',
            'RGBToHED', 'WeightsError', 'weights_start', 'build_cnn', 'dihedral', 'ViewBatches', 'tta_predict',
            'cnn_embeddings', 'outputs_model', 'network_outputs', 'shift_prior', 'fit_calibration', 'calibrated',
@@ -608,14 +608,18 @@ def patient_parts(rows:pd.DataFrame,  # labeled rows (`y`, `patient`)
     return parts
 
 # %% ../nbs/07_cnn.ipynb #s002
+SETTLE_BYTES = 2 ** 26   # float input per call of `settle_batchnorm` (64 MB): bounds its memory
+
 def settle_batchnorm(model:keras.Model,    # a trained model
                      pixels:np.ndarray,    # uint8 cells it trained on
                      most:int=512,         # use at most this many of them (a seeded random subset)
                      seed:int=0,
-                     batch_size:int=64
+                     batch_size:int=None   # cells per call (None: as many as make 64 MB of float input, at least 64)
                     ) -> keras.Model:
-    "Recompute every BatchNormalization's moving mean and variance on `pixels` in inference mode, layer by layer."
+    """Recompute every BatchNormalization's moving mean and variance on `pixels` in inference mode, layer by layer.
+    Each layer costs one eager pass of the layers before it per batch: few, large batches keep a deep backbone cheap."""
     if len(pixels) > most: pixels = pixels[np.sort(np.random.default_rng(seed).choice(len(pixels), most, False))]
+    batch_size = batch_size or max(64, SETTLE_BYTES // (4 * int(np.prod(pixels.shape[1:]))))
     for layer in model.layers:   # in graph order: each layer's input already passes the settled layers before it
         if not isinstance(layer, layers.BatchNormalization): continue
         upstream = keras.Model(model.input, layer.input)

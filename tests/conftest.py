@@ -37,15 +37,17 @@ TIMEOUT = 900   # seconds a test may take, its fixtures included (pytest-timeout
 # The seconds they took with two workers on 2 cores (the durations table of a CI run of run.sh, rounded): the order
 # of a parallel run is planned from them (`plan`). A whole module, with its module fixtures; or each test of a module
 # whose tests share no module fixture. Anything else counts as 2 s a test.
-MODULE_COST = {'test_faults.py': 290, 'test_jax.py': 255, 'test_cnn_fair.py': 220, 'test_weights.py': 185,
-               'test_cnn.py': 165, 'test_readme_command.py': 150, 'test_bad_input.py': 110, 'test_one_answer.py': 80,
-               'test_pipeline.py': 60, 'test_docs_pages.py': 50, 'test_fair_run.py': 45, 'test_b_small_data.py': 35,
-               'test_dask_backend.py': 30, 'test_cnn_learner.py': 30, 'test_b_submission.py': 25,
+MODULE_COST = {'test_jax.py': 255, 'test_faults.py': 225, 'test_cnn_fair.py': 215, 'test_weights.py': 200,
+               'test_cnn.py': 165, 'test_readme_command.py': 145, 'test_bad_input.py': 110, 'test_one_answer.py': 60,
+               'test_pipeline.py': 55, 'test_docs_pages.py': 50, 'test_cnn_learner.py': 50, 'test_fair_run.py': 35,
+               'test_b_small_data.py': 30, 'test_dask_backend.py': 30, 'test_b_submission.py': 30,
                'test_explorer_browser.py': 20}   # seconds on a 2-core CI machine (tests/durations.py), the last run
-TEST_COST = {'[10_pipeline.ipynb]': 175, '[tutorials/tutorial.ipynb]': 140, '[tutorials/feature_ablation.ipynb]': 100,
-             '[07_cnn.ipynb]': 90, '[08_explorer.ipynb]': 90, '[tutorials/tutorial.ipynb (real cells)]': 85,
-             '[tutorials/fair_fight.ipynb]': 70, '[06_evaluate.ipynb]': 50, '[tutorials/real_cells.ipynb]': 30,
-             '[11_bench.ipynb]': 20, 'test_mutations.py::': 25}
+TEST_COST = {'[10_pipeline.ipynb]': 135, '[tutorials/feature_ablation.ipynb]': 100, '[tutorials/tutorial.ipynb]': 90,
+             '[07_cnn.ipynb]': 75, '[tutorials/fair_fight.ipynb]': 65, '[06_evaluate.ipynb]': 60,
+             '[08_explorer.ipynb]': 60, '[tutorials/tutorial.ipynb (real cells)]': 60,
+             '[tutorials/real_cells.ipynb]': 30, '[11_bench.ipynb]': 20, '[Grad-CAM of the predicted class]': 45,
+             '[early stopping monitor]': 45,
+             'test_mutations.py::': 15}
 SPLIT = ('test_notebooks.py', 'test_mutations.py')
 
 @pytest.hookimpl(tryfirst=True)

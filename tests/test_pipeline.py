@@ -100,3 +100,38 @@ def test_real_data_run_never_generates_the_demo(tiny_root, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert not (tmp_path/'demo').exists()
     assert str(tmp_path/'runs'/'C-NMC_Leukemia'/'report.md') in r.stdout
+
+def test_the_reproduce_line_is_the_command_that_repeats_the_run(quick_report):
+    "The report's Reproduce line parses as lnb_run's own arguments and gives back every setting run.json records."
+    import re, shlex
+    from pathlib import Path
+    from fastcore.script import anno_parser
+    from leukemia_nb.pipeline import lnb_run
+    md = (quick_report/'report.md').read_text()
+    argv = shlex.split(re.search(r'## Reproduce\n\n```sh\n(.*)\n```', md).group(1))
+    assert argv[0] == 'lnb_run'
+    args = anno_parser(lnb_run.__wrapped__).parse_args(argv[1:])
+    settings = json.loads((quick_report/'run.json').read_text())['settings']
+    assert Path(args.out).resolve() == quick_report.resolve()
+    assert Path(args.data).resolve() == Path(settings['data']).resolve()
+    assert Path(args.cache).resolve() == Path(settings['cache']).resolve()
+    assert args.models.split(',') == settings['models']
+    for name in ('seed', 'seeds', 'quick', 'recipe', 'epochs', 'img_size', 'correction', 'fill_gaps', 'refit_all',
+                 'final_count', 'weights', 'allow_random_init'):
+        assert getattr(args, name) == settings[name], name
+    assert args.cnn_folds == settings['cnn_folds'] or (args.cnn_folds is None and not settings['cnn_folds'])
+    files = re.search(r'^Files: (.*)$', md, re.M).group(1)
+    for name in re.findall(r'`([^`]+)`', files): assert (quick_report/name.rstrip('/')).exists(), name
+    assert '`predictions_seeds.csv`' not in files                      # one seed: not written, not listed
+
+def test_the_transductive_differences_have_one_sign_in_the_csv_and_the_report(quick_report):
+    "paired_transductive.csv is variant minus model, as the report's table says, row for row."
+    import re
+    paired = pd.read_csv(quick_report/'paired_transductive.csv')
+    assert len(paired) and paired.model_a.str.contains(r'\+').all() and not paired.model_b.str.contains(r'\+').any()
+    md = (quick_report/'report.md').read_text()
+    for row in paired.itertuples():
+        shown = re.search(rf'^\| {re.escape(row.model_a)} − {re.escape(row.model_b)} \| ([+-]\d\.\d+) \[([+-]\d\.\d+), '
+                          rf'([+-]\d\.\d+)\]', md, re.M)
+        assert shown, row.model_a
+        assert [float(x) for x in shown.groups()] == pytest.approx([row.diff, row.lo, row.hi], abs=5e-4)
