@@ -525,7 +525,8 @@ def reproduce_command(settings:dict,   # the run's settings (run.json's `setting
                       out=None          # the report folder (None: left out, lnb_run's default)
                      ) -> str:
     """The `lnb_run` command that repeats a run, every setting spelled out (the defaults too, so that a later change of
-    default cannot change what it does), quoted for a POSIX shell."""
+    default cannot change what it does), quoted for a POSIX shell. Where it computes (`--backend`, a Dask scheduler's
+    address of the day) is not part of it: the results are the same on every backend (tests/test_dask_backend.py)."""
     import shlex
     parts = ['lnb_run', '--data', str(settings['data'])]   # synthetic data too: the folder may not be the demo's
     if out is not None: parts += ['--out', str(out)]
@@ -538,8 +539,6 @@ def reproduce_command(settings:dict,   # the run's settings (run.json's `setting
                   '--img_size', str(settings['img_size'])]
     if settings.get('cnn_folds'): parts += ['--cnn_folds', str(settings['cnn_folds'])]
     if not settings.get('correction', True): parts.append('--no-correction')
-    if settings.get('backend', 'local') != 'local':
-        parts += ['--backend', settings['backend'], '--scheduler', str(settings.get('scheduler'))]
     if settings.get('extra_features'): parts += ['--extra_features', ','.join(settings['extra_features'])]
     if settings.get('weights'): parts += ['--weights', str(settings['weights'])]
     if settings.get('allow_random_init'): parts.append('--allow_random_init')
