@@ -6,13 +6,14 @@
 __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCALE', 'RANDOM_START', 'PREDICT_CHUNK',
            'TRAIN_DEFAULTS', 'RECIPES', 'SETTLE_BYTES', 'HYBRID_RULE', 'HYBRID_HEADS', 'backend', 'accelerator',
            'auto_policy', 'set_determinism', 'distribution_scope', 'devices_per_batch', 'precision', 'balanced_weights',
-           'PixelBatches', 'ToFloat', 'RandomRot90', 'RandomStain', 'CellJitter', 'augmentation', 'CellStandardize',
-           'RGBToHED', 'WeightsError', 'weights_start', 'build_cnn', 'dihedral', 'ViewBatches', 'tta_predict',
-           'cnn_embeddings', 'outputs_model', 'network_outputs', 'shift_prior', 'fit_calibration', 'calibrated',
-           'logit_network', 'served_model', 'CNNModel', 'default_recipe', 'recipe_settings', 'patient_parts',
-           'settle_batchnorm', 'cosine_rates', 'network_start', 'train_cnn', 'predict_cnn', 'predict_cnn_table',
-           'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids', 'save_hybrids', 'load_hybrids',
-           'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn', 'bench_feed', 'bench_train']
+           'PixelBatches', 'ToFloat', 'RandomRot90', 'RandomStain', 'CellJitter', 'FreeRotation', 'augmentation',
+           'CellStandardize', 'RGBToHED', 'WeightsError', 'weights_start', 'build_cnn', 'dihedral', 'ViewBatches',
+           'tta_predict', 'cnn_embeddings', 'outputs_model', 'network_outputs', 'shift_prior', 'fit_calibration',
+           'calibrated', 'logit_network', 'served_model', 'CNNModel', 'default_recipe', 'recipe_settings',
+           'patient_parts', 'settle_batchnorm', 'cosine_rates', 'network_start', 'train_cnn', 'predict_cnn',
+           'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids', 'save_hybrids',
+           'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn', 'bench_feed',
+           'bench_train']
 
 # %% ../nbs/07_cnn.ipynb #c006
 import os, json, time, math, contextlib
@@ -239,13 +240,23 @@ class CellJitter(layers.Layer):
         return {**super().get_config(), 'brightness': self.brightness, 'contrast': self.contrast,
                 'threshold': self.threshold, 'seed': self.seed}
 
+@keras.saving.register_keras_serializable('leukemia_nb')
+class FreeRotation(layers.RandomRotation):
+    """Keras' `RandomRotation`, but compiled on JAX. Keras marks the layer `supports_jit = False` for TensorFlow's sake
+    (its XLA lacks the image op), and one such layer switches compilation off for the whole model: on JAX every
+    training and prediction step then ran op by op, several times slower, on a GPU too. Only TensorFlow keeps the flag
+    (there a model without XLA still runs as a graph)."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supports_jit = keras.backend.backend() != 'tensorflow'
+
 def augmentation(rotate:bool=True,   # also rotate by any angle (not only by multiples of 90°)
                  seed:int=0
                 ) -> keras.Sequential:
     "The training augmentation: flips, 90° and free rotation, stain, brightness and contrast jitter of the cell."
     steps = [layers.RandomFlip('horizontal_and_vertical', seed=seed, dtype='float32'), RandomRot90(seed=seed + 1)]
     if rotate:
-        steps.append(layers.RandomRotation(0.5, fill_mode='constant', fill_value=0.0, seed=seed + 2, dtype='float32'))
+        steps.append(FreeRotation(0.5, fill_mode='constant', fill_value=0.0, seed=seed + 2, dtype='float32'))
     steps += [RandomStain(0.05, seed=seed + 3), CellJitter(0.08, 0.1, seed=seed + 4)]
     return keras.Sequential(steps, name='augmentation')
 
@@ -284,7 +295,7 @@ class RGBToHED(layers.Layer):
     def get_config(self): return {**super().get_config(), 'scale': self.scale, 'threshold': self.threshold}
 
 # %% ../nbs/07_cnn.ipynb #c029
-CNN_VERSION = 7  # bump when the model or the recipe changes: cached CNNs made before are not reused
+CNN_VERSION = 8  # bump when the model or the recipe changes: cached CNNs made before are not reused
 BACKBONES = {
     'efficientnetb0': (lambda **kw: keras.applications.EfficientNetB0(**kw), None),  # rescales inside itself
     'mobilenetv2': (lambda **kw: keras.applications.MobileNetV2(**kw), (1 / 127.5, -1.0)),

@@ -5,8 +5,8 @@ Every mutation must turn those tests red; the tests that caught it are printed a
     python tests/mutations.py --all [NAME ...]    # each against the whole pytest suite (slow: minutes each)
 
 CI runs the targeted form through `tests/test_mutations.py` (one test per mutation) and fails when one survives.
-The copy (package and notebooks, the source of truth, mutated alike; its tests run against it) is imported first
-(PYTHONPATH), so the checkout is never modified."""
+The copy (package and notebooks, the source of truth, mutated alike; its tests run against it) is what the tests
+import (first on the path of a child forked for it), so the checkout is never modified."""
 import json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
@@ -123,6 +123,7 @@ def mutate(name, workdir:Path) -> Path:
     copy = workdir/'repo'
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', '__pycache__', '_proc',
                                                               '*.egg-info', '.whl'))
+    if name is None: return copy                       # the control: the checkout as it is
     file, edits, _ = MUTATIONS[name]
     target = copy/file
     if target.suffix == '.ipynb':
@@ -136,27 +137,95 @@ def mutate(name, workdir:Path) -> Path:
     for notebook in (copy/'nbs').glob('*.ipynb'): _edit_notebook(notebook, edits)
     return copy
 
+# A warm process per test worker: it imports the heavy libraries once (TensorFlow alone takes 7 s), never the package
+# or its tests, and forks a child for each mutant, which imports the mutated copy and runs pytest in it.
+HEAVY = ('numpy', 'pandas', 'scipy', 'sklearn', 'skimage', 'cv2', 'matplotlib.pyplot', 'seaborn', 'joblib', 'filelock',
+         'hypothesis', 'pytest', 'tensorflow', 'keras')
+_server = None
+
+def _mutant_env() -> dict:
+    "The environment of a mutant's tests: nothing of the real run's folders (conftest makes a scratch folder of its own)."
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('LNB_', 'PYTEST_', 'HYPOTHESIS_')) and k != 'PYTHONPATH'}
+    env.update(CI='true', PYTHONDONTWRITEBYTECODE='1', MPLBACKEND='Agg', TF_CPP_MIN_LOG_LEVEL='3')
+    return env
+
+def serve():
+    """`python tests/mutations.py --serve`: import `HEAVY`, then for each request line (JSON: the copy, its pytest
+    arguments) fork a child that runs pytest on the copy; answer a line (JSON: exit status, what pytest printed)."""
+    import importlib
+    for module in HEAVY:
+        try: importlib.import_module(module)
+        except ImportError: pass
+    assert not [m for m in sys.modules if m.split('.')[0] in ('leukemia_nb', 'conftest')], 'the server imported the package'
+    print('ready', flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        with tempfile.TemporaryFile('w+') as printed:
+            pid = os.fork()
+            if pid == 0: _child(request, printed)
+            _, status = os.waitpid(pid, 0)
+            printed.seek(0)
+            answer = dict(code=os.waitstatus_to_exitcode(status), stdout=printed.read())
+        print(json.dumps(answer), flush=True)
+
+def _child(request, printed):
+    "In the forked child: the copy's package and tests, pytest in it, output to `printed`; never returns."
+    code = 3
+    try:
+        os.dup2(printed.fileno(), 1)
+        os.dup2(printed.fileno(), 2)
+        copy = request['copy']
+        os.chdir(copy)
+        sys.path.insert(0, copy)
+        sys.dont_write_bytecode = True
+        import leukemia_nb, pytest
+        if not leukemia_nb.__file__.startswith(copy):
+            raise RuntimeError(f'the tests would import {leukemia_nb.__file__}, not the mutated copy')
+        code = int(pytest.main(request['args']))
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+def _pytest(copy:Path, args:list) -> tuple:
+    "`(exit status, output)` of pytest with `args` on the mutated `copy`, in a child of this worker's warm process."
+    global _server
+    if _server is None or _server.poll() is not None:
+        _server = subprocess.Popen([sys.executable, __file__, '--serve'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True, env=_mutant_env(), cwd=tempfile.gettempdir())
+        ready = _server.stdout.readline()
+        if ready.strip() != 'ready': raise RuntimeError(f'the mutation server did not start: {ready!r}')
+    _server.stdin.write(json.dumps(dict(copy=str(copy), args=args)) + '\n')
+    _server.stdin.flush()
+    answer = _server.stdout.readline()
+    if not answer: raise RuntimeError('the mutation server died')
+    answer = json.loads(answer)
+    return answer['code'], answer['stdout']
+
 def run(name, whole_suite:bool=False) -> tuple:
     "`(caught, tests that failed, seconds)` with the mutation in place, against its targeted tests (or every test)."
     import time
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix='lnb-mutant-') as scratch:
         copy = mutate(name, Path(scratch))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(('LNB_', 'PYTEST_', 'HYPOTHESIS_'))}
-        env.update(PYTHONPATH=str(copy), CI='true', PYTHONDONTWRITEBYTECODE='1', MPLBACKEND='Agg',
-                   TF_CPP_MIN_LOG_LEVEL='3')   # a scratch folder of its own (conftest): nothing of the real run reused
-        check = subprocess.run([sys.executable, '-c', 'import leukemia_nb; print(leukemia_nb.__file__)'], cwd=copy,
-                               env=env, capture_output=True, text=True).stdout.strip()
-        if not check.startswith(str(copy)): raise RuntimeError(f'the tests would import {check}, not the mutated copy')
         targets = ['tests', '--deselect', 'tests/test_explorer_browser.py', '--deselect', 'tests/test_mutations.py',
                    '--deselect', 'tests/test_notebooks.py'] if whole_suite else MUTATIONS[name][2]
-        done = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-rfE', '-x', '-p', 'no:cacheprovider',
-                               '-p', 'no:xdist', '-p', 'no:randomly', *targets], cwd=copy, env=env,
-                              capture_output=True, text=True, timeout=1200)
-        failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', done.stdout, re.M)
-        caught = done.returncode == 1 and bool(failed)     # tests ran and failed (not a usage or collection error)
-        if done.returncode not in (0, 1): failed.append(f'pytest exit {done.returncode}: {done.stdout[-1500:]}')
+        code, printed = _pytest(copy, ['-q', '-rfE', '-x', '-p', 'no:cacheprovider', '-p', 'no:xdist',
+                                       '-p', 'no:randomly', *targets])
+        failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', printed, re.M)
+        caught = code == 1 and bool(failed)     # tests ran and failed (not a usage or collection error)
+        if code not in (0, 1): failed.append(f'pytest exit {code}: {printed[-1500:]}')
         return caught, failed, time.perf_counter() - started
+
+def control(targets:list) -> tuple:
+    """`(exit status, output)` of `targets` on an unmutated copy, run exactly as a mutant's tests are: green, or the
+    gate's red verdicts could come from the way it runs them instead of from the mutations."""
+    with tempfile.TemporaryDirectory(prefix='lnb-control-') as scratch:
+        return _pytest(mutate(None, Path(scratch)), ['-q', '-rfE', '-p', 'no:cacheprovider', '-p', 'no:xdist', *targets])
 
 def table(rows) -> str:
     "The mutation table: name, caught or SURVIVED, seconds, the tests that caught it."
@@ -165,7 +234,8 @@ def table(rows) -> str:
               for name, caught, failed, seconds in rows]
     return '\n'.join(lines)
 
-if __name__ == '__main__':
+if __name__ == '__main__' and '--serve' in sys.argv: serve()
+elif __name__ == '__main__':
     whole = '--all' in sys.argv
     names = [a for a in sys.argv[1:] if a != '--all'] or list(MUTATIONS)
     rows = []

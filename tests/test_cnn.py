@@ -28,8 +28,12 @@ def _same_weights(policy, backbone):
     mixed.set_weights(reference.get_weights())
     return reference, mixed
 
-def _pooled(model, pixels):
-    return keras.Model(model.inputs, model.get_layer('gap').output).predict(pixels, verbose=0)
+def _answers(model, pixels) -> tuple:
+    """P(all) and the pooled features (what the head sees) of each cell, in one eager call: building EfficientNet's
+    prediction graph costs a CPU far more than running it once."""
+    both = keras.Model(model.inputs, [model.output, model.get_layer('gap').output])
+    prob, pooled = both(pixels, training=False)
+    return keras.ops.convert_to_numpy(prob)[:, 0], keras.ops.convert_to_numpy(pooled)
 
 # the compact CNN under both mixed policies; the EfficientNet backbone (minutes to compile on a CPU) under float16,
 # the policy whose narrow range can overflow (bfloat16 keeps float32's range)
@@ -38,21 +42,29 @@ def _pooled(model, pixels):
 def test_mixed_precision_matches_float32(real_pixels, policy, backbone):
     keras.utils.set_random_seed(0)
     reference, mixed = _same_weights(policy, backbone)
-    expected = reference.predict(real_pixels, verbose=0)[:, 0]
-    got = mixed.predict(real_pixels, verbose=0)[:, 0]
+    expected, features = _answers(reference, real_pixels)
+    got, features_mixed = _answers(mixed, real_pixels)
     assert np.isfinite(got).all()
     assert np.abs(got - expected).max() < 0.05, (policy, backbone, np.abs(got - expected).max())
     # A randomly initialised backbone answers nearly the same for every cell, and a ReLU can hide NaNs as a constant,
     # so the pooled features (what the head sees) must vary across cells and agree with float32 too.
-    features, features_mixed = _pooled(reference, real_pixels), _pooled(mixed, real_pixels)
     assert np.isfinite(features_mixed).all()
     assert features.std(0).mean() > 0.05 * np.abs(features).mean()
     assert np.abs(features_mixed - features).max() < 0.05 * np.abs(features).max(), policy
     if backbone is None: assert expected.std() > 1e-3
     y = (np.arange(len(real_pixels)) % 2).astype('float32')
+    mixed.run_eagerly = backbone is not None   # the same step, eagerly: EfficientNet's training graph takes 30 s to build
     loss = mixed.train_on_batch(real_pixels[:16], y[:16])
     loss = loss[0] if isinstance(loss, (list, tuple)) else loss
     assert np.isfinite(float(loss)), loss
+
+def test_the_model_compiles_where_the_backend_can(tmp_path):
+    """On JAX the whole model, augmentation included, is one compiled function, as built and as loaded (Keras'
+    `RandomRotation` alone would make every step run op by op); TensorFlow on a CPU runs a graph without XLA."""
+    model = C.build_cnn(32)
+    assert model.jit_compile == (BACKEND == 'jax')
+    C.save_cnn(C.CNNModel(model, 32, 300, []), tmp_path/'cnn.keras')
+    assert C.load_cnn(tmp_path/'cnn.keras').model.jit_compile == (BACKEND == 'jax')
 
 def test_standardize_would_overflow_in_float16(real_pixels):
     "Why the layer is pinned to float32: the same sums in float16 overflow (the bug this guards against)."

@@ -18,3 +18,13 @@ def test_mutation_is_caught(name):
             row = mutations.table([(name, caught, failed, seconds)]).splitlines()[2]
             path.write_text('\n'.join(mutations.table([]).splitlines() + sorted(rows + [row])) + '\n')
     assert caught, f'the mutation "{name}" survived: {mutations.MUTATIONS[name][2]} stayed green ({failed})'
+
+# what a forked child could get wrong if it did: TensorFlow's first ops (training, prediction) after the fork
+CONTROL = ['tests/test_cnn.py::test_tta_makes_even_an_untrained_network_invariant',
+           'tests/test_cnn_fair.py::test_the_served_cnn_is_the_one_whose_calibration_was_measured',
+           'tests/test_classical.py::test_guard_names_shared_patients']
+
+def test_the_targets_pass_without_a_mutation():
+    "The control: the way the gate runs a mutant's tests keeps them green on the unmutated checkout."
+    code, printed = mutations.control(CONTROL)
+    assert code == 0 and f'{len(CONTROL)} passed' in printed, printed[-3000:]
