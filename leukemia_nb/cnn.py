@@ -10,10 +10,10 @@ __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCA
            'CellStandardize', 'RGBToHED', 'WeightsError', 'weights_start', 'build_cnn', 'dihedral', 'ViewBatches',
            'tta_predict', 'cnn_embeddings', 'outputs_model', 'network_outputs', 'shift_prior', 'fit_calibration',
            'calibrated', 'logit_network', 'served_model', 'CNNModel', 'default_recipe', 'recipe_settings',
-           'patient_parts', 'settle_batchnorm', 'cosine_rates', 'network_start', 'train_cnn', 'predict_cnn',
-           'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids', 'save_hybrids',
-           'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn', 'bench_feed',
-           'bench_train']
+           'patient_parts', 'settle_batchnorm', 'cosine_rates', 'SharedLearner', 'network_start', 'train_cnn',
+           'predict_cnn', 'predict_cnn_table', 'embed_cnn', 'HybridModel', 'fit_hybrids', 'predict_hybrids',
+           'save_hybrids', 'load_hybrids', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn',
+           'bench_feed', 'bench_train']
 
 # %% ../nbs/07_cnn.ipynb #c006
 import os, json, time, math, contextlib
@@ -657,20 +657,41 @@ def cosine_rates(epochs:int,            # epochs of the schedule
     return [float(learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / steps))))
             for e in range(epochs)]
 
+def _build(s:dict) -> keras.Model:
+    "A network of the settings `s`, built afresh from its seed (the same initial state every time)."
+    set_determinism(s['seed'])
+    return build_cnn(s['img_size'], s['backbone'], s['weights'], s['learning_rate'], policy=s['policy'],
+                     seed=s['seed'], input_mode=s['input_mode'], allow_random_init=s['allow_random_init'])
+
+class SharedLearner:
+    """One compiled network that trains each fold network in turn, restarted every time from the state a fresh network
+    of the seed has (weights, random seeds, optimizer): its training step is traced (TensorFlow) or compiled (JAX, XLA)
+    once, not once per fold network, which on a CPU costs seconds per network, and for a large backbone minutes. Each
+    fold network then takes its weights, so the networks come out as if each had been trained alone."""
+    def __init__(self, s:dict):
+        self.model = _build(s)
+        self.model.optimizer.build(self.model.trainable_variables)
+        self.state = list(self.model.variables) + list(self.model.optimizer.variables)
+        self.initial = [ops.convert_to_numpy(variable) for variable in self.state]
+    def restart(self) -> keras.Model:
+        "The network, back in its initial state."
+        for variable, value in zip(self.state, self.initial): variable.assign(value)
+        return self.model
+
 def _fit_network(s:dict,             # settings: `recipe_settings` plus seed, policy, steps_per_epoch, verbose
                  pixels, y,          # the cells it trains on
                  held=None,          # `(pixels, y)` of held-out cells: their loss and AUC recorded every epoch
                  select:bool=False,  # with `held`: early stopping on their AUC (else the fixed schedule, `rates`)
                  rates:list=None,    # one learning rate per epoch (default: `cosine_rates` over `s['epochs']`)
                  checkpoint=None,    # with `select`: also write the best epoch to this `.keras` file
-                 settle:bool=False   # settle its BatchNorm statistics on its training cells afterwards
+                 settle:bool=False,  # settle its BatchNorm statistics on its training cells afterwards
+                 shared:SharedLearner=None  # train this compiled network in its place, then copy its weights
                 ) -> tuple:
     "`(model, history, epochs kept)` of one network, built afresh from the seed."
     devices = devices_per_batch()
     batch_size = math.ceil(s['batch_size'] / devices) * devices   # split evenly over the devices
-    set_determinism(s['seed'])
-    model = build_cnn(s['img_size'], s['backbone'], s['weights'], s['learning_rate'], policy=s['policy'],
-                      seed=s['seed'], input_mode=s['input_mode'], allow_random_init=s['allow_random_init'])
+    model = _build(s)
+    learner = model if shared is None else shared.restart()
     fit_batches = PixelBatches(pixels, y, balanced_weights(y), batch_size, shuffle=True, seed=s['seed'],
                                max_batches=s['steps_per_epoch'], multiple=devices)
     held_batches = None if held is None else PixelBatches(*held, batch_size=max(batch_size, 64), multiple=devices)
@@ -689,24 +710,27 @@ def _fit_network(s:dict,             # settings: `recipe_settings` plus seed, po
         rates = rates or cosine_rates(s['epochs'], s['learning_rate'])
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, rate: rates[epoch]))
         epochs = len(rates)
-    history = model.fit(fit_batches, validation_data=held_batches, epochs=epochs, callbacks=callbacks,
-                        verbose=s['verbose'])
+    history = learner.fit(fit_batches, validation_data=held_batches, epochs=epochs, callbacks=callbacks,
+                          verbose=s['verbose'])
+    if learner is not model: model.set_weights(learner.get_weights())
     if settle: settle_batchnorm(model, pixels, seed=s['seed'])   # after the best epoch's weights came back
     kept = int(stopping.best_epoch) + 1 if select else epochs     # early stopping: its best epoch, counted from 1
     return model, _floats(history), kept
 
 # %% ../nbs/07_cnn.ipynb #f002
-def _cross_fitted(s, rows, pixels, folds) -> dict:
-    "Fold networks on patient-disjoint parts of `rows` (a fixed schedule), out-of-fold predictions, calibration."
+def _cross_fitted(s, rows, pixels, folds, shared:bool=True) -> dict:
+    """Fold networks on patient-disjoint parts of `rows` (a fixed schedule), out-of-fold predictions, calibration;
+    trained by one `SharedLearner` unless not `shared`."""
     train_y = rows['y'].astype(int).to_numpy()
     parts = patient_parts(rows, folds, s['seed'])
     rates = cosine_rates(s['epochs'], s['learning_rate'])
     fold_of_row, oof_logit, oof_embedding = np.zeros(len(rows), int), np.zeros(len(rows)), None
     fold_models, fold_patients, histories = [], [], []
+    learner = SharedLearner(s) if shared else None
     for k, held in enumerate(parts):
         fit = np.setdiff1d(np.arange(len(rows)), held)
         model, history, _ = _fit_network(s, pixels[fit], train_y[fit], held=(pixels[held], train_y[held]),
-                                         rates=rates, settle=True)
+                                         rates=rates, settle=True, shared=learner)
         logits, embeddings = network_outputs([model], pixels[held])   # one pass: P(all) and embedding
         if oof_embedding is None: oof_embedding = np.zeros((len(rows), embeddings[0].shape[1]), np.float32)
         oof_logit[held], oof_embedding[held], fold_of_row[held] = logits[:, 0], embeddings[0], k

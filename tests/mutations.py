@@ -36,9 +36,13 @@ MUTATIONS = {
          "    return dict(networks=fold_models[:1] * len(fold_models), history={}")],
         ['tests/test_cnn_fair.py::test_the_served_cnn_is_the_one_whose_calibration_was_measured']),
     'epochs chosen on the calibration cells': ('leukemia_nb/cnn.py', [
-        ('                                         rates=rates, settle=True)',
-         '                                         select=True, settle=True)')],
+        ('                                         rates=rates, settle=True, shared=learner)',
+         '                                         select=True, settle=True, shared=learner)')],
         ['tests/test_cnn_fair.py::test_no_epoch_is_chosen_on_the_cells_that_fit_the_calibration']),
+    'shared learner not restarted': ('leukemia_nb/cnn.py', [
+        ('for variable, value in zip(self.state, self.initial): variable.assign(value)',
+         'for variable, value in zip(self.state, self.initial): pass')],
+        ['tests/test_cnn_fair.py::test_each_fold_network_trains_as_if_alone']),
     'class balancing (CNN)': ('leukemia_nb/cnn.py', [
         ("    return (len(y) / (2 * np.maximum(counts, 1)))[y].astype('float32')",
          "    return np.ones(len(y), 'float32')")],
@@ -178,10 +182,13 @@ def _child(request, printed):
         copy = request['copy']
         os.chdir(copy)
         sys.path.insert(0, copy)
+        os.environ['PYTHONPATH'] = copy     # and the commands the tests run (lnb_run, lnb_validate, ...) import it too
         sys.dont_write_bytecode = True
         import leukemia_nb, pytest
-        if not leukemia_nb.__file__.startswith(copy):
-            raise RuntimeError(f'the tests would import {leukemia_nb.__file__}, not the mutated copy')
+        command = [sys.executable, '-c', 'import leukemia_nb; print(leukemia_nb.__file__)']
+        for imported in (leukemia_nb.__file__, subprocess.run(command, capture_output=True, text=True).stdout):
+            if not imported.startswith(copy):
+                raise RuntimeError(f'the tests would import {imported!r}, not the mutated copy')
         code = int(pytest.main(request['args']))
     except BaseException:
         import traceback

@@ -44,6 +44,20 @@ def test_fold_networks_never_trained_on_the_part_they_predict(crossfit, tiny_spl
         assert held_out | set(trained_on) == set(train.patient)   # the part and the rest: every training patient
     assert [call['n'] + call['held'] for call in calls] == [len(train)] * 2   # two networks, each with its part out
 
+def test_each_fold_network_trains_as_if_alone(tiny_split):
+    """One compiled network (`SharedLearner`) trains every fold network, restarted from the seed's state before each:
+    fold network k comes out exactly as if trained alone, never as one that went on from another fold network, whose
+    cells include the part that k predicts."""
+    from leukemia_nb.preprocess import PixelCache
+    train, _ = tiny_split
+    pixels, ok = PixelCache(None, 32).get(train.path.tolist(), n_jobs=1)
+    s = {**C.recipe_settings(img_size=32, epochs=1, batch_size=8), 'seed': 0, 'verbose': 0, 'steps_per_epoch': 2,
+         'policy': None}
+    alone, together = (C._cross_fitted(s, train[ok], pixels[ok], 2, shared=shared) for shared in (False, True))
+    for network_alone, network in zip(alone['networks'], together['networks']):
+        for mine, expected in zip(network.get_weights(), network_alone.get_weights()):
+            np.testing.assert_allclose(mine, expected, atol=1e-6)
+
 def test_every_training_cell_has_one_out_of_fold_prediction(crossfit, tiny_split):
     cnn, _, _ = crossfit
     train, _ = tiny_split
