@@ -437,12 +437,6 @@ def _report_md(data, manifest_all, manifest, train, test, problems, evaluation, 
 
 
 # %% ../nbs/09_report.ipynb #c051f
-def _submission_flags(settings) -> str:
-    "The run's submission options as `lnb_run` flags (for the report's command that reproduces it)."
-    flags = [' --fill_gaps' if settings.get('fill_gaps') else '', ' --refit_all' if settings.get('refit_all') else '']
-    if settings.get('final_count') is not None: flags.append(f' --final_count {settings["final_count"]}')
-    return ''.join(flags)
-
 def _refit_md(refit) -> list:
     "The report's paragraph on the models refitted for the submission (`--refit_all`)."
     fitted = ', '.join(f'{m} ({d["cells"]} cells, {d["patients"]} patients)' for m, d in refit['models'].items())
