@@ -170,6 +170,12 @@ class PixelBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle: self.order = self.rng.permutation(len(self.pixels))
 
+    def release(self):
+        """Let go of the cells once `fit` or `predict` is done: TensorFlow's Keras keeps every such object alive
+        afterwards (its data adapter stays referenced), and with it the cells, one copy more per network trained."""
+        empty = lambda values: None if values is None else np.empty((0, *values.shape[1:]), values.dtype)  # no view
+        self.pixels, self.order, self.y, self.weights = map(empty, (self.pixels, self.order, self.y, self.weights))
+
 # %% ../nbs/07_cnn.ipynb #c021
 CELL_THRESHOLD = 12  # as in `preprocess.cell_mask`
 
@@ -421,9 +427,9 @@ def _predict_rows(model, pixels, batch_size, views=(0,)):
         batches = ViewBatches(pixels[start:start + PREDICT_CHUNK], views, batch_size, devices_per_batch())
         outputs = model.predict(batches, verbose=0)
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        kept = len(batches.pixels)
-        chunks.append([np.asarray(o).reshape(len(views), batches.rows_per_view(), *np.shape(o)[1:])[:, :kept]
-                       for o in outputs])
+        kept, per_view = len(batches.pixels), batches.rows_per_view()
+        batches.release()
+        chunks.append([np.asarray(o).reshape(len(views), per_view, *np.shape(o)[1:])[:, :kept] for o in outputs])
     joined = [np.concatenate(parts, axis=1) for parts in zip(*chunks)]
     return joined if len(joined) > 1 else joined[0]
 
@@ -619,26 +625,50 @@ def patient_parts(rows:pd.DataFrame,  # labeled rows (`y`, `patient`)
     return parts
 
 # %% ../nbs/07_cnn.ipynb #s002
-SETTLE_BYTES = 2 ** 26   # float input per call of `settle_batchnorm` (64 MB): bounds its memory
+SETTLE_BYTES = 2 ** 26   # the largest float activation of a `settle_batchnorm` call (64 MB): bounds its memory
+
+def _largest_activations(model:keras.Model) -> dict:
+    "Per layer: bytes per cell of the largest float32 output of any layer up to it, in graph order."
+    largest, out = 4 * int(np.prod(model.input.shape[1:])), {}
+    for layer in model.layers:
+        try: largest = max(largest, 4 * int(np.prod(layer.output.shape[1:])))
+        except (AttributeError, TypeError, ValueError): pass   # a layer without one output of a known shape
+        out[layer.name] = largest
+    return out
+
+def _moments(values:np.ndarray,   # float activations (..., channels)
+             rows:int=2 ** 16     # values per channel summed at a time in float64
+            ) -> tuple:
+    "`(sum, sum of squares, count)` per channel, in float64 a slice at a time (never a float64 copy of them all)."
+    flat = values.reshape(-1, values.shape[-1])
+    total, squares = np.zeros(flat.shape[1]), np.zeros(flat.shape[1])
+    for start in range(0, len(flat), rows):
+        part = flat[start:start + rows].astype(np.float64)
+        total += part.sum(0)
+        squares += (part * part).sum(0)
+    return total, squares, len(flat)
 
 def settle_batchnorm(model:keras.Model,    # a trained model
                      pixels:np.ndarray,    # uint8 cells it trained on
                      most:int=512,         # use at most this many of them (a seeded random subset)
                      seed:int=0,
-                     batch_size:int=None   # cells per call (None: as many as make 64 MB of float input, at least 64)
+                     batch_size:int=None   # cells per call (None: as many as `SETTLE_BYTES` allows, at least 16)
                     ) -> keras.Model:
     """Recompute every BatchNormalization's moving mean and variance on `pixels` in inference mode, layer by layer.
-    Each layer costs one eager pass of the layers before it per batch: few, large batches keep a deep backbone cheap."""
+    Each layer costs one eager pass of the layers before it per batch: few, large batches keep a deep backbone cheap,
+    and a batch is as large as keeps the largest activation on its way under `SETTLE_BYTES` (an eager pass holds
+    about ten times that while it runs: 341 cells of 128 px took 2.2 GB, 64 take 0.6 GB)."""
     if len(pixels) > most: pixels = pixels[np.sort(np.random.default_rng(seed).choice(len(pixels), most, False))]
-    batch_size = batch_size or max(64, SETTLE_BYTES // (4 * int(np.prod(pixels.shape[1:]))))
+    per_cell = _largest_activations(model)
     for layer in model.layers:   # in graph order: each layer's input already passes the settled layers before it
         if not isinstance(layer, layers.BatchNormalization): continue
         upstream = keras.Model(model.input, layer.input)
+        rows = batch_size or max(16, SETTLE_BYTES // per_cell[layer.name])
         total, squares, count = 0.0, 0.0, 0
-        for start in range(0, len(pixels), batch_size):
-            values = ops.convert_to_numpy(upstream(pixels[start:start + batch_size], training=False))
-            values = values.astype(np.float64).reshape(-1, values.shape[-1])
-            total, squares, count = total + values.sum(0), squares + (values ** 2).sum(0), count + len(values)
+        for start in range(0, len(pixels), rows):
+            values = ops.convert_to_numpy(upstream(pixels[start:start + rows], training=False))
+            batch_total, batch_squares, batch_count = _moments(values)
+            total, squares, count = total + batch_total, squares + batch_squares, count + batch_count
         mean = total / count
         layer.moving_mean.assign(mean.astype('float32'))
         layer.moving_variance.assign(np.maximum(squares / count - mean ** 2, 0).astype('float32'))
@@ -710,8 +740,12 @@ def _fit_network(s:dict,             # settings: `recipe_settings` plus seed, po
         rates = rates or cosine_rates(s['epochs'], s['learning_rate'])
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, rate: rates[epoch]))
         epochs = len(rates)
-    history = learner.fit(fit_batches, validation_data=held_batches, epochs=epochs, callbacks=callbacks,
-                          verbose=s['verbose'])
+    try:
+        history = learner.fit(fit_batches, validation_data=held_batches, epochs=epochs, callbacks=callbacks,
+                              verbose=s['verbose'])
+    finally:   # Keras keeps the batch objects: their cells must not stay with them
+        fit_batches.release()
+        if held_batches is not None: held_batches.release()
     if learner is not model: model.set_weights(learner.get_weights())
     if settle: settle_batchnorm(model, pixels, seed=s['seed'])   # after the best epoch's weights came back
     kept = int(stopping.best_epoch) + 1 if select else epochs     # early stopping: its best epoch, counted from 1

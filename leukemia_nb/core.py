@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['UnsafeOutputError', 'check_outside', 'project_dir', 'default_data_dir', 'default_runs_dir', 'atomic_path',
-           'atomic_write_text', 'atomic_write_csv', 'atomic_write_json', 'StageTimer', 'fault_point', 'release_workers']
+           'atomic_write_text', 'atomic_write_csv', 'atomic_write_json', 'tree_memory', 'StageTimer', 'fault_point',
+           'release_workers']
 
 # %% ../nbs/00_core.ipynb #c004
-import os, io, sys, json, time, tempfile, contextlib
+import os, io, sys, json, time, tempfile, threading, contextlib
 from pathlib import Path
 import pandas as pd
 
@@ -94,16 +95,54 @@ def atomic_write_json(obj,              # anything `json.dumps` can write (other
     text = json.dumps(obj, indent=2, default=str) + '\n'
     return atomic_write_text(text, dest, forbid_under)
 
+# %% ../nbs/00_core.ipynb #m001
+def _child_pids(pid:int) -> list:
+    "The process ids of `pid`'s children (Linux: /proc/PID/task/*/children)."
+    children = []
+    for task in Path(f'/proc/{pid}/task').glob('*'):
+        try: children += [int(child) for child in (task/'children').read_text().split()]
+        except OSError: pass   # the thread or the process ended meanwhile
+    return children
+
+def _resident_kb(pid:int) -> dict:
+    "`{'RssAnon': kB, 'RssFile': kB, 'RssShmem': kB}` of process `pid` ({} if it ended meanwhile)."
+    try: lines = Path(f'/proc/{pid}/status').read_text().splitlines()
+    except OSError: return {}
+    return {line.split(':')[0]: int(line.split()[1]) for line in lines if line.startswith('Rss')}
+
+def tree_memory(pid:int=None   # the process (None: this one)
+               ) -> float:
+    """GB held by a process and all its descendants (joblib's workers, say): each one's own (anonymous) memory, plus the
+    files and shared memory the first one maps, counted once. NaN where there is no /proc (not Linux)."""
+    pid = os.getpid() if pid is None else int(pid)
+    root = _resident_kb(pid)
+    if not root: return float('nan')
+    total_kb = root.get('RssFile', 0) + root.get('RssShmem', 0)
+    todo = [pid]
+    while todo:
+        process = todo.pop()
+        total_kb += _resident_kb(process).get('RssAnon', 0)
+        todo += _child_pids(process)
+    return total_kb / 2**20
+
 # %% ../nbs/00_core.ipynb #c031
 class StageTimer:
-    "Print each pipeline stage's name and the seconds it took; keeps them in `.times`."
+    "Print each pipeline stage's name, its seconds and its peak memory; keeps them in `.times` and `.peaks` (GB)."
     def __init__(self,
-                 verbose=True,              # print each stage's start and duration
-                 clock=time.perf_counter    # where the seconds come from (a test can pass its own)
+                 verbose=True,              # print each stage's start, duration and peak memory
+                 clock=time.perf_counter,   # where the seconds come from (a test can pass its own)
+                 memory=tree_memory,        # GB held now (None: memory is not measured)
+                 interval:float=0.25        # seconds between two readings of the memory during a stage
                 ):
-        self.times = {}
+        self.times, self.peaks = {}, {}
         self.verbose = verbose
         self.clock = clock
+        self.memory = memory
+        self.interval = interval
+
+    def _watch(self, peak:list, done:threading.Event):
+        "Keep the highest reading in `peak[0]` until `done` is set."
+        while not done.wait(self.interval): peak[0] = max(peak[0], self.memory())
 
     @contextlib.contextmanager
     def __call__(self,
@@ -111,9 +150,17 @@ class StageTimer:
                 ):
         if self.verbose: print(f'▶ {name} …', flush=True)
         start = self.clock()
-        yield
+        peak, done = [self.memory() if self.memory else float('nan')], threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(peak, done), daemon=True)
+        if self.memory: watcher.start()
+        try: yield
+        finally:
+            done.set()
+            if self.memory: watcher.join()
         self.times[name] = round(self.clock() - start, 2)
-        if self.verbose: print(f'  {name}: {self.times[name]:.1f} s', flush=True)
+        if self.memory: self.peaks[name] = round(max(peak[0], self.memory()), 3)
+        if self.verbose: print(f'  {name}: {self.times[name]:.1f} s' + (f', peak memory {self.peaks[name]:.2f} GB'
+                                                                        if name in self.peaks else ''), flush=True)
 
 # %% ../nbs/00_core.ipynb #f002
 _FAULT_COUNTS = {}

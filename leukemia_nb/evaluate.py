@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['METRIC_ORDER', 'SEED_SD_METRICS', 'BOOT_METRICS', 'PAIRED_COLUMNS', 'FEATURE_FAMILIES', 'challenge_split',
-           'sensitivity_at_specificity', 'threshold_at_specificity', 'sensitivity_at_threshold', 'per_patient', 'score',
-           'compare', 'patient_classes', 'patient_draws', 'bootstrap_ci', 'plot_confusions', 'plot_roc',
-           'plot_patient_accuracy', 'plot_metric_bars', 'plot_reliability', 'holm', 'paired_bootstrap', 'plot_paired',
-           'family_of', 'grouped_permutation_importance', 'plot_family_importance', 'NeighbourhoodCorrection',
-           'correct_table']
+           'sensitivity_at_specificity', 'threshold_at_specificity', 'sensitivity_at_threshold', 'per_patient',
+           'patient_table', 'few_patients', 'score', 'compare', 'patient_classes', 'patient_draws', 'bootstrap_ci',
+           'plot_confusions', 'plot_roc', 'plot_patient_accuracy', 'plot_metric_bars', 'plot_reliability', 'holm',
+           'paired_bootstrap', 'plot_paired', 'family_of', 'grouped_permutation_importance', 'plot_family_importance',
+           'NeighbourhoodCorrection', 'correct_table']
 
 # %% ../nbs/06_evaluate.ipynb #c004
 import warnings
@@ -88,6 +88,37 @@ def per_patient(y_true,               # true y (1 = all, 0 = hem)
                           'mean_prob': by_patient.prob.mean()})
     table['call'] = (table.mean_prob >= threshold).astype(int)
     return table.reset_index()
+
+# %% ../nbs/06_evaluate.ipynb #pt02
+def patient_table(predictions:pd.DataFrame,  # the shared predictions table (rows without a label are left out)
+                  threshold:float=0.5        # decision threshold on a patient's mean P(all)
+                 ) -> pd.DataFrame:
+    """One row per test patient (class, split, cells), and per model its mean P(all) (`<model>`) and whether the
+    patient is diagnosed right (`<model> right`); largest patients first within each class, `all` first."""
+    rows = predictions[predictions['y'].notna() & predictions['prob'].notna()]
+    first_model = rows[rows.model == rows.model.iloc[0]] if len(rows) else rows
+    seeds = first_model['seed'].nunique() if 'seed' in first_model and len(first_model) else 1
+    facts = first_model.groupby('patient').agg(label=('label', 'first'), split=('split', 'first'),
+                                               cells=('path', 'size'))
+    facts['cells'] = facts['cells'] // max(seeds, 1)   # one row per cell and seed: count the cells once
+    table = facts.copy()
+    for model, cells in rows.groupby('model', sort=False):
+        patients = per_patient(cells['y'].astype(int), cells['prob'], cells['patient'], threshold).set_index('patient')
+        table[model] = patients['mean_prob'].round(3)
+        table[f'{model} right'] = patients['call'] == patients['y']
+    order = table.assign(first=table.label != 'all').sort_values(['first', 'cells'], ascending=[True, False])
+    return order.drop(columns='first').reset_index()
+
+def few_patients(patients:pd.DataFrame,  # a `patient_table` (or any table with `label` and `cells`)
+                 share:float=0.8         # the share of a class's cells
+                ) -> dict:
+    "Per class: `(k, n, cells of those k, cells of the class)`, k the fewest patients that hold `share` of its cells."
+    out = {}
+    for label, group in patients.groupby('label', sort=False):
+        cells = np.sort(group['cells'].to_numpy())[::-1]
+        k = int(np.searchsorted(np.cumsum(cells), share * cells.sum() - 1e-9) + 1)
+        out[label] = (k, len(cells), int(cells[:k].sum()), int(cells.sum()))
+    return out
 
 # %% ../nbs/06_evaluate.ipynb #n106
 def _patient_scores(patients:pd.DataFrame  # a `per_patient` table

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import call_parse, Param
 from .core import StageTimer, check_outside, atomic_write_csv, default_runs_dir, default_data_dir
-from .core import UnsafeOutputError, fault_point
+from .core import UnsafeOutputError, fault_point, tree_memory
 from .data import load_cnmc, audit_cnmc, usable, summarize, problems_frame, DatasetError, PatientLeakError
 from .data import CLASS_NAMES, PREDICTION_COLUMNS
 from .synthetic import demo_dataset, is_synthetic
@@ -694,7 +694,8 @@ def run_pipeline(data=None,               # dataset folder (None: the synthetic 
                                problems=all_problems, predictions=predictions, evaluation=evaluation,
                                trained=state['trained'], failures=state['failures'], submissions=submissions,
                                final=final, fallback=fallback, unnumbered=unnumbered, provenance=provenance,
-                               settings=settings, times=timer.times, submission_error=submission_error,
+                               settings=settings, times=timer.times, peaks=timer.peaks,
+                               submission_error=submission_error,
                                expected_lines=expected, expected_from=expected_from, refit=refit,
                                refitted=state['refitted'], ood=ood, cache_log=state['cache'],
                                contract=None if state['X'] is None else state['X'].attrs.get('contract'),
@@ -736,6 +737,7 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
     labeled = manifest[manifest.y.notna()]
     y, groups = labeled.y.astype(int).to_numpy(), labeled.patient.astype(str).to_numpy()
     predictions, corrected, failures, no_final = [], [], {}, labeled.iloc[:0]
+    memory_after_group = []   # GB held after each group: flat when nothing leaks from group to group
     classical = [m for m in models if m in ALL_MODELS and m != 'cnn']
     for repeat in range(repeats):
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=repeat).split(labeled, y, groups)
@@ -762,12 +764,14 @@ def cross_validate(data,                   # a labeled dataset folder in the C-N
                 if fold_corrected is not None:
                     corrected.append(fold_corrected.assign(seed=lambda t: t.seed + 100 * repeat))
             predictions.append(fold_predictions.assign(seed=lambda t: t.seed + 100 * repeat, group=group))
+            memory_after_group.append(round(tree_memory(), 3))
     if not predictions: raise ValueError('every model failed: ' + '; '.join(f'{k}: {v}' for k, v in failures.items()))
     every = pd.concat(predictions, ignore_index=True)
     evaluation = _evaluate_cv(every, quick)
     if corrected:
         evaluation['transductive'] = _evaluate_transductive(every, pd.concat(corrected, ignore_index=True), quick, 0)
-    return dict(predictions=every, failures=failures, times=timer.times, cells=len(labeled),
+    return dict(predictions=every, failures=failures, times=timer.times, peaks=timer.peaks,
+                memory_after_group=memory_after_group, cells=len(labeled),
                 patients=int(labeled.patient.nunique()), **evaluation)
 
 def _release_networks(cnn:bool):

@@ -100,6 +100,16 @@ MUTATIONS = {
     'report: weighted F1 averaged per class': ('leukemia_nb/evaluate.py', [
         ("weighted_f1=skm.f1_score(y, pred, average='weighted'", "weighted_f1=skm.f1_score(y, pred, average='macro'")],
         ['tests/test_b_evaluate.py::test_score_weights_the_f1_of_each_class_by_its_cells']),
+    'patient table: right means called all': ('leukemia_nb/evaluate.py', [
+        ("table[f'{model} right'] = patients['call'] == patients['y']",
+         "table[f'{model} right'] = patients['call'] == 1")],
+        ['tests/test_b_evaluate.py::test_patient_table_counts_cells_once_and_diagnoses_by_the_mean']),
+    'patient table: cells counted once per seed': ('leukemia_nb/evaluate.py', [
+        ("facts['cells'] = facts['cells'] // max(seeds, 1)", "facts['cells'] = facts['cells']")],
+        ['tests/test_b_evaluate.py::test_patient_table_counts_cells_once_and_diagnoses_by_the_mean']),
+    'training batches keep their cells': ('leukemia_nb/cnn.py', [
+        ('        fit_batches.release()\n', '        pass\n')],
+        ['tests/test_cnn_learner.py::test_trained_networks_leave_no_cells_behind']),
     'a question without its answer': ('nbs/05_classical.ipynb', [
         ('<details><summary>Answer</summary>', '<details><summary>Hint</summary>')],
         ['tests/test_course.py']),

@@ -129,3 +129,20 @@ def test_score_weights_the_f1_of_each_class_by_its_cells():
     result = score(y, prob)
     assert result['weighted_f1'] == pytest.approx((9 * f1_all + 3 * f1_hem) / 12)   # 0.833
     assert result['weighted_f1'] != pytest.approx((f1_all + f1_hem) / 2)           # 0.778, the macro average
+
+def test_patient_table_counts_cells_once_and_diagnoses_by_the_mean():
+    "Every model's call on every patient is its mean P(all) against 0.5, cells counted once whatever the seeds."
+    from leukemia_nb.evaluate import patient_table, few_patients
+    one = table({'good': 0.9, 'coin': 0.5}, n_patients=9, cells=7, seed=3)
+    one = one[~((one.patient == 'H3') & (one.path.str.len() % 2 == 0))]   # patients of unequal size
+    seeded = pd.concat([one.assign(seed=0), one.assign(seed=1, prob=1 - one.prob)])   # seed 1: every P(all) flipped
+    for rows in (one, seeded):
+        patients = patient_table(rows).set_index('patient')
+        for model, cells in rows.groupby('model'):
+            mean = cells.groupby('patient').prob.mean()
+            truth = cells.groupby('patient').y.first()
+            assert (patients.loc[mean.index, model] == mean.round(3)).all(), model
+            assert (patients.loc[mean.index, f'{model} right'] == ((mean >= 0.5).astype(int) == truth)).all(), model
+        assert (patients.cells == one[one.model == 'good'].groupby('patient').size().loc[patients.index]).all()
+    assert patient_table(seeded)['good'].between(0.499, 0.501).all()   # the two seeds' means averaged
+    assert few_patients(patient_table(one))['hem'][1] == 3

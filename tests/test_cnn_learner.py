@@ -76,3 +76,20 @@ def test_returns_the_best_validation_epoch_not_the_last(tmp_path, monkeypatch):
     returned = cnn.fold_models[0].get_weights()   # the one network, as `valid` chose its epoch
     for mine, recorded in zip(returned, weights_by_epoch[best]): np.testing.assert_array_equal(mine, recorded)
     assert any(not np.array_equal(mine, last) for mine, last in zip(returned, weights_by_epoch[-1]))
+
+def test_trained_networks_leave_no_cells_behind():
+    "TensorFlow's Keras keeps every fit's and predict's batch object alive: ours let go of their cells once used."
+    import gc
+    import leukemia_nb.cnn as cnn
+    def cells_held():   # batch objects alive that still hold cells, or a view of them
+        gc.collect()
+        return [b for b in gc.get_objects()
+                if isinstance(b, cnn.PixelBatches) and (b.pixels.size or b.pixels.base is not None)]
+    before = len(cells_held())
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({'path': [f'{i}.bmp' for i in range(48)], 'patient': [str(i % 8) for i in range(48)],
+                         'y': [int(i % 8 < 4) for i in range(48)]})
+    s = cnn.recipe_settings('small', img_size=32, epochs=1, weights='none', batch_size=16)
+    s.update(seed=0, verbose=0, steps_per_epoch=None, policy='float32')
+    cnn._cross_fitted(s, rows, rng.integers(0, 255, (48, 32, 32, 3), dtype=np.uint8), 2)
+    assert len(cells_held()) == before   # no fit, held-out or prediction batches left holding cells

@@ -10,7 +10,8 @@ except ImportError: distributed = None   # the dev extra installs it; CI fails r
 
 def _stable(md:str) -> str:
     "The report without what differs between two runs of the same job: times, creation date, folders, backend."
-    md = re.sub(r'(?s)Stage times \(seconds\):.*?\n\n\|.*?\n\n', '', md)
+    md = re.sub(r'Ran on .*', '', md)   # the machine and the totals
+    md = re.sub(r'(?s)Stage times and peak memory:.*?\n\n\|.*?\n\n', '', md)
     md = re.sub(r'- created: .*', '', md)
     return re.sub(r'/[^\s`|)]*', '<path>', md)
 

@@ -19,7 +19,7 @@ def test_report_folder(quick_run):
               'figures/confusion.png', 'figures/roc.png', 'figures/patient_accuracy.png', 'figures/metric_bars.png',
               'models/rf.joblib', 'models/knn.joblib', 'models/svm.joblib', 'models/nb.joblib', 'models/cnn.keras',
               'models/cnn.keras.json', 'figures/reliability.png', 'figures/paired.png', 'paired_differences.csv',
-              'submission/rf.txt', 'submission/cnn.txt', 'submission/final_predictions.csv'):
+              'patients.csv', 'submission/rf.txt', 'submission/cnn.txt', 'submission/final_predictions.csv'):
         assert (rep/f).exists() and (rep/f).stat().st_size > 0, f
     m = pd.read_csv(rep/'metrics.csv', index_col=0)
     assert list(m.index) == ['rf', 'knn', 'svm', 'nb', 'cnn', 'svm_cnn', 'knn_cnn', 'logreg_cnn', 'svm_cnn_hc']
@@ -31,12 +31,26 @@ def test_report_folder(quick_run):
         assert (cells.pred == (cells.prob >= 0.5).astype(int)).all(), model
         assert m.loc[model, 'weighted_f1'] == pytest.approx(f1_score(cells.y, cells.pred, average='weighted')), model
         assert m.loc[model, 'roc_auc'] == pytest.approx(roc_auc_score(cells.y, cells.prob)), model
+    patients = pd.read_csv(rep/'patients.csv', dtype={'patient': str}).set_index('patient')   # every test patient
+    from leukemia_nb.evaluate import per_patient
+    for model, cells in p.groupby('model'):   # diagnosed right: the mean P(all) of its cells on the right side of 0.5
+        mine = per_patient(cells.y, cells.prob, cells.patient.astype(str)).set_index('patient')
+        assert (patients.loc[mine.index, f'{model} right'] == (mine.call == mine.y)).all(), model
+        assert (patients.loc[mine.index, 'cells'] == mine.cells).all(), model
     md = (rep/'report.md').read_text()
+    ranked = m.assign(name=m.index).sort_values(['patient_balanced_accuracy', 'weighted_f1', 'name'],
+                                                ascending=[False, False, True])   # the answer's stated rule
+    assert f'**Recommended: `{ranked.index[0]}`**' in md and md.index('## The answer') < md.index('## Results')
+    assert '## Patients' in md and f"| {patients.index[0]} | {patients.label.iloc[0]} |" in md
     assert 'This run used synthetic data' in md and 'weighted_f1' in md and 'figures/confusion.png' in md
     run_json = json.loads((rep/'run.json').read_text())
     assert run_json['settings']['seed'] == 0 and 'scikit_learn' in run_json['versions'] and 'tensorflow' in run_json['versions']
     for stage in ('data', 'audit', 'features', 'model rf', 'model cnn', 'evaluate'):
         assert stage in run_json['times_s'] and f'{stage}:' in r.stdout
+    peaks = run_json['peak_memory_gb']   # the whole process tree's peak per stage: Keras and a model at least 0.3 GB
+    assert set(peaks) == set(run_json['times_s']) and min(peaks.values()) > 0.1 and peaks['model cnn'] > 0.3, peaks
+    assert run_json['machine']['cpus'] >= 1 and run_json['machine']['accelerator'] == 'cpu', run_json['machine']
+    assert f"peak memory {max(peaks.values()):.2f} GB" in md and 'Stage times and peak memory' in md
     assert 'report:' in r.stdout  # the report's own time is printed, not recorded inside it
 
 def test_second_run_reuses_cache_and_replaces_report(quick_report, tiny_root, tmp_path):
