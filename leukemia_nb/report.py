@@ -433,7 +433,8 @@ def _answer_md(table, cis, patients, paired, test_words:str, synthetic:bool) -> 
     "The report's first section: the recommended model by the stated rule, its numbers, its patients, the caveats."
     if not len(table): return []
     best = recommended_model(table)
-    row = table.loc[best].astype(float, errors='ignore')
+    row = {metric: float(table.loc[best, metric]) for metric in
+           ('weighted_f1', 'roc_auc', 'patient_balanced_accuracy', 'sensitivity', 'specificity')}
     lines = ['## The answer', '',
              f"**Recommended: `{best}`** ({MODEL_LEGEND.get(best.split('+')[0], 'a model of this run')}), by the "
              'rule: the most test patients diagnosed right with both classes weighed equally '
