@@ -212,17 +212,21 @@ def _paired_table(paired):
     d['separated'] = np.where(d.separated, 'yes', 'no')
     return d[['pair', 'a', 'b', 'difference [95% interval]', 'Holm p', 'separated', 'patients']].set_index('pair')
 
+def _not_separated(paired, model) -> list:
+    "The models that the paired comparison (Holm-adjusted) does not separate from `model`."
+    mine = paired[(paired.model_a == model) | (paired.model_b == model)]
+    return sorted(set(mine[~mine.separated.astype(bool)][['model_a', 'model_b']].values.ravel()) - {model})
+
 def _best_model(table, paired) -> str:
     "The model with the highest weighted F1, said 'highest' only when the paired comparison separates it from all."
     if not len(table): return 'no model was scored'
     best = table['weighted_f1'].astype(float).idxmax()
     if paired is None or not len(paired): return f'{best} (the only model scored)'
-    mine = paired[(paired.model_a == best) | (paired.model_b == best)]
-    if len(mine) and mine.separated.all():
+    level = _not_separated(paired, best)
+    if not level and ((paired.model_a == best) | (paired.model_b == best)).any():
         return f'{best}, separated from every other model by the paired comparison (Holm-adjusted)'
     return (f'{best} has the highest value, but the paired comparison does not separate it from '
-            + ', '.join(sorted(set(mine[~mine.separated][['model_a', 'model_b']].values.ravel()) - {best}))
-            + ': these models are not shown to differ')
+            + ', '.join(level) + ': these models are not shown to differ')
 
 def _figure(lines, figs, name, title, text=None):
     "Append a figure's heading, optional text and image link to `lines` when the run made that figure."
@@ -348,11 +352,15 @@ def _diagnosed(patients:pd.DataFrame, models:list, min_cells:int=PATIENT_MIN_CEL
     return pd.DataFrame({name: [f"{int(group[f'{m} right'].sum())}/{len(group)}" for m in models]
                          for name, group in groups.items()}, index=pd.Index(models, name='model'))
 
+def _carried_by_few(patients:pd.DataFrame) -> dict:
+    "`few_patients` of the classes of 3+ patients whose cells a third of them or fewer hold ({} without a table)."
+    if patients is None: return {}
+    return {label: few for label, few in few_patients(patients).items() if few[1] >= 3 and few[0] <= few[1] / 3}
+
 def _few_line(patients:pd.DataFrame) -> str:
     "A warning per class whose cells are mostly held by few patients ('' when none is)."
     notes = []
-    for label, (k, n, held, total) in few_patients(patients).items():
-        if n < 3 or k > n / 3: continue
+    for label, (k, n, held, total) in _carried_by_few(patients).items():
         verb = 'holds' if k == 1 else 'hold'
         notes.append(f'{k} of the {n} `{label}` patients {verb} {held:,} of its {total:,} cells ({held / total:.0%})')
     if not notes: return ''
@@ -393,8 +401,7 @@ def _lopsided_line(cis, patients) -> str:
     skewed = lopsided(cis)
     if not len(skewed): return ''
     named = ', '.join(f'`{r.model}` {r.metric} {r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}]' for r in skewed.itertuples())
-    few = [f'`{label}`' for label, (k, n, _, _) in few_patients(patients).items() if n >= 3 and k <= n / 3] \
-        if patients is not None else []
+    few = [f'`{label}`' for label in _carried_by_few(patients)]
     near_one = (skewed['hi'] >= 0.99).any()
     reasons = []
     if few: reasons.append(f'a few patients hold most of the {" and ".join(few)} cells (see Patients): the draws '
@@ -448,8 +455,7 @@ def _answer_md(table, cis, patients, paired, test_words:str, synthetic:bool) -> 
         lines.append(f"- diagnosed right: {' and '.join(fare)}; cells called right: {row['sensitivity']:.0%} of the "
                      f"`all` cells, {row['specificity']:.0%} of the `hem` cells.")
     if paired is not None and len(paired):
-        mine = paired[(paired.model_a == best) | (paired.model_b == best)]
-        level = sorted(set(mine[~mine.separated.astype(bool)][['model_a', 'model_b']].values.ravel()) - {best})
+        level = _not_separated(paired, best)
         lines.append('- paired comparison (weighted F1, Holm-adjusted): ' + (
             f"not separated from {', '.join(f'`{m}`' for m in level)}: these are not shown to differ from it."
             if level else 'separated from every other model.'))
