@@ -45,7 +45,8 @@ MODULE_COST = {'test_weights.py': 200, 'test_faults.py': 190, 'test_jax.py': 150
 TEST_COST = {'[10_pipeline.ipynb]': 140, '[tutorials/feature_ablation.ipynb]': 90, '[tutorials/tutorial.ipynb]': 75,
              '[07_cnn.ipynb]': 70, '[tutorials/fair_fight.ipynb]': 50, '[06_evaluate.ipynb]': 60,
              '[08_explorer.ipynb]': 50, '[tutorials/tutorial.ipynb (real cells)]': 50,
-             '[tutorials/real_cells.ipynb]': 30, '[11_bench.ipynb]': 17, '[Grad-CAM of the predicted class]': 45,
+             '[tutorials/real_cells.ipynb]': 30, '[12_bench.ipynb]': 17, '[11_predict.ipynb]': 25,
+             '[Grad-CAM of the predicted class]': 45,
              '[early stopping monitor]': 30, '[early stopping restore]': 18, '[calibration prior (CNN)]': 19,
              '[shared learner not restarted]': 25, 'test_mutations.py::': 5}
 SPLIT = ('test_notebooks.py', 'test_mutations.py')

@@ -5,7 +5,7 @@ import joblib
 import numpy as np
 import pandas as pd
 from leukemia_nb.classical import load_model
-import leukemia_nb.pipeline as P
+import leukemia_nb.predict as P
 from conftest import run
 
 DISCLAIMER = 'for research and teaching; not a diagnostic device'

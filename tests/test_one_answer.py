@@ -17,7 +17,7 @@ def _key(path): return str(Path(path).resolve())
 def _tolerance(model): return 1e-5 if 'cnn' in model else 1e-6   # the CNN and the heads on its embedding
 
 def test_every_path_gives_the_same_answer(real_run):
-    from leukemia_nb.pipeline import predict_cells
+    from leukemia_nb.predict import predict_cells
     root, out = real_run
     expected = _run_probabilities(out)
     files = sorted({path for path, _ in expected})
