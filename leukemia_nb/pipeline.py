@@ -351,7 +351,7 @@ def _cached_cnn(run:Run, rows:pd.DataFrame, seed:int, provenance:dict, log:dict=
 
 def _hybrid_stage(run:Run, names:list, cnn, seed:int, model_key:str):
     "The hybrid heads on this CNN's cross-fitted embeddings: fitted, predicted on test and final cells, saved."
-    from leukemia_nb.cnn import fit_hybrids, predict_hybrids, save_hybrids
+    from leukemia_nb.hybrids import fit_hybrids, predict_hybrids, save_hybrids
     from leukemia_nb.classical import predictions_table
     from leukemia_nb.data import assert_patient_disjoint
     cnn_train, cnn_test, cnn_final = run.cnn_rows

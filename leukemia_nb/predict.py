@@ -139,7 +139,7 @@ def predict_cells(model_dir,                # an lnb_run report folder (or its m
             probs[name] = predict_cnn(model, pd.DataFrame({'path': X.index}), tta=True)  # as lnb_run predicts
         else: probs[name] = model.predict_proba(X)
     if hybrid_file is not None and 'cnn' in loaded and len(X):   # the heads on the CNN's fold networks, as lnb_run
-        from leukemia_nb.cnn import load_hybrids, predict_hybrids
+        from leukemia_nb.hybrids import load_hybrids, predict_hybrids
         hybrids = {k: v for k, v in load_hybrids(hybrid_file).items() if k in wanted}
         cells = pd.DataFrame({'path': X.index})
         probs.update(predict_hybrids(hybrids, loaded['cnn'], cells, X=X.set_index(cells.index)))

@@ -46,6 +46,7 @@ TEST_COST = {'[10_pipeline.ipynb]': 140, '[tutorials/feature_ablation.ipynb]': 9
              '[07_cnn.ipynb]': 70, '[tutorials/fair_fight.ipynb]': 50, '[06_evaluate.ipynb]': 60,
              '[08_explorer.ipynb]': 50, '[tutorials/tutorial.ipynb (real cells)]': 50,
              '[tutorials/real_cells.ipynb]': 30, '[12_bench.ipynb]': 17, '[11_predict.ipynb]': 25,
+             '[07a_hybrids.ipynb]': 30,
              '[Grad-CAM of the predicted class]': 45,
              '[early stopping monitor]': 30, '[early stopping restore]': 18, '[calibration prior (CNN)]': 19,
              '[shared learner not restarted]': 25, 'test_mutations.py::': 5}

@@ -62,7 +62,7 @@ MUTATIONS = {
     'cross-fitting disjointness': ('leukemia_nb/cnn.py', [
         ('        fit = np.setdiff1d(np.arange(len(rows)), held)', '        fit = np.arange(len(rows))')],
         ['tests/test_cnn_fair.py::test_fold_networks_never_trained_on_the_part_they_predict']),
-    'out-of-fold hybrid heads': ('leukemia_nb/cnn.py', [
+    'out-of-fold hybrid heads': ('leukemia_nb/hybrids.py', [
         ("            rows = (oof['fold'] == k).to_numpy()", "            rows = (oof['fold'] != k).to_numpy()")],
         ['tests/test_cnn_fair.py::test_a_head_never_learns_from_a_cell_its_network_trained_on']),
     'neighbourhood correction within a patient': ('leukemia_nb/evaluate.py', [

@@ -5,6 +5,7 @@ input and the distribution scope. Tiny images, few steps: the CPU is shared."""
 import numpy as np, pandas as pd, pytest
 import keras
 from leukemia_nb import cnn as C
+from leukemia_nb import hybrids as H
 from leukemia_nb.classical import predictions_table
 
 @pytest.fixture(scope='module')
@@ -166,7 +167,7 @@ def test_cross_fitted_cnn_learns_the_blob_and_its_heads_too(tmp_path):
     assert roc_auc_score(test.y, prob) >= 0.9, roc_auc_score(test.y, prob)
     assert abs(prob.mean() - 2 / 3) < 0.1, prob.mean()                  # calibrated to the share it trained on
     assert roc_auc_score(cnn.oof.y, cnn.oof.prob) >= 0.8
-    head = C.predict_hybrids(C.fit_hybrids(cnn, train, names=['logreg_cnn']), cnn, test)['logreg_cnn']
+    head = H.predict_hybrids(H.fit_hybrids(cnn, train, names=['logreg_cnn']), cnn, test)['logreg_cnn']
     assert roc_auc_score(test.y, head) >= 0.9, roc_auc_score(test.y, head)
 
 # hybrid heads
@@ -182,13 +183,13 @@ def handcrafted(tiny_split):
 def hybrids(crossfit, tiny_split, handcrafted):
     cnn, _, _ = crossfit
     train, _ = tiny_split
-    return C.fit_hybrids(cnn, train, handcrafted[0])
+    return H.fit_hybrids(cnn, train, handcrafted[0])
 
 def test_a_head_never_learns_from_a_cell_its_network_trained_on(hybrids, crossfit):
     cnn, _, _ = crossfit
-    assert set(hybrids) == set(C.HYBRID_HEADS)
+    assert set(hybrids) == set(H.HYBRID_HEADS)
     for hybrid in hybrids.values():
-        assert len(hybrid.heads) == len(cnn.fold_models) and hybrid.rule == C.HYBRID_RULE
+        assert len(hybrid.heads) == len(cnn.fold_models) and hybrid.rule == H.HYBRID_RULE
         for k, patients in enumerate(hybrid.head_patients):
             assert patients and not set(patients) & set(cnn.fold_patients[k])
             assert set(patients) <= set(cnn.oof.patient[cnn.oof.fold == k])
@@ -201,14 +202,14 @@ def test_hybrid_predictions_are_probabilities_and_survive_saving(hybrids, crossf
     broken = pd.concat([test, pd.DataFrame({'path': ['/no/such/cell.bmp']}, index=[-1])])
     X_test = handcrafted[1].copy()
     X_test.iloc[0, 0] = np.nan                                          # a handcrafted feature that failed
-    probs = C.predict_hybrids(hybrids, cnn, broken, X_test)
+    probs = H.predict_hybrids(hybrids, cnn, broken, X_test)
     for name, prob in probs.items():
         predicted = ~np.isnan(prob)
         assert len(prob) == len(broken) and not predicted[-1]           # undecodable image: no prediction
         assert predicted[0] == (name != 'svm_cnn_hc') and predicted[1:-1].all()   # only the head reading X loses row 0
         assert ((0 <= prob[predicted]) & (prob[predicted] <= 1)).all()
-    C.save_hybrids(hybrids, tmp_path/'hybrids.joblib')
-    back = C.predict_hybrids(C.load_hybrids(tmp_path/'hybrids.joblib'), cnn, broken, X_test)
+    H.save_hybrids(hybrids, tmp_path/'hybrids.joblib')
+    back = H.predict_hybrids(H.load_hybrids(tmp_path/'hybrids.joblib'), cnn, broken, X_test)
     for name, prob in probs.items(): np.testing.assert_array_equal(back[name], prob)
     table = predictions_table('svm_cnn', test, probs['svm_cnn'][:-1])
     assert len(table) == len(test) and table.prob.notna().all()
@@ -217,9 +218,9 @@ def test_a_head_that_reads_handcrafted_features_needs_them(crossfit, tiny_split)
     cnn, _, _ = crossfit
     train, _ = tiny_split
     with pytest.raises(ValueError, match='X_train'):
-        C.fit_hybrids(cnn, train, names=['svm_cnn_hc'])
+        H.fit_hybrids(cnn, train, names=['svm_cnn_hc'])
     with pytest.raises(ValueError, match='cross-fitted'):
-        C.fit_hybrids(C.CNNModel(cnn.fold_models, 32, 300, []), train, names=['svm_cnn'])
+        H.fit_hybrids(C.CNNModel(cnn.fold_models, 32, 300, []), train, names=['svm_cnn'])
 
 # embeddings, recipes, stain input, devices
 

@@ -12,7 +12,8 @@ def _training_patients(data):
 
 def test_every_saved_model_learned_from_the_split_training_patients(quick_report, tiny_root):
     from leukemia_nb.classical import load_model
-    from leukemia_nb.cnn import load_cnn, load_hybrids
+    from leukemia_nb.cnn import load_cnn
+    from leukemia_nb.hybrids import load_hybrids
     expected = _training_patients(tiny_root)
     models = quick_report/'models'
     seen = {name: set(load_model(models/f'{name}.joblib').train_patients) for name in ('rf', 'knn', 'svm', 'nb')}
