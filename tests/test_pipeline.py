@@ -43,6 +43,9 @@ def test_report_folder(quick_run):
     assert f'**Recommended: `{ranked.index[0]}`**' in md and md.index('## The answer') < md.index('## Results')
     assert '## Patients' in md and f"| {patients.index[0]} | {patients.label.iloc[0]} |" in md
     assert 'This run used synthetic data' in md and 'weighted_f1' in md and 'figures/confusion.png' in md
+    from leukemia_nb.report import FIGURE_TEXT
+    for figure in sorted(f.name for f in (rep/'figures').glob('*.png')):   # every figure says what to look at in it
+        assert f'(figures/{figure})' in md and md.index(FIGURE_TEXT[figure]) < md.index(f'(figures/{figure})'), figure
     run_json = json.loads((rep/'run.json').read_text())
     assert run_json['settings']['seed'] == 0 and 'scikit_learn' in run_json['versions'] and 'tensorflow' in run_json['versions']
     for stage in ('data', 'audit', 'features', 'model rf', 'model cnn', 'evaluate'):
