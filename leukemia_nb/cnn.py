@@ -10,8 +10,9 @@ __all__ = ['CELL_THRESHOLD', 'CNN_VERSION', 'BACKBONES', 'INPUT_MODES', 'HED_SCA
            'WeightsError', 'weights_start', 'build_cnn', 'dihedral', 'ViewBatches', 'tta_predict', 'cnn_embeddings',
            'outputs_model', 'network_outputs', 'shift_prior', 'fit_calibration', 'calibrated', 'logit_network',
            'served_model', 'CNNModel', 'default_recipe', 'recipe_settings', 'patient_parts', 'settle_batchnorm',
-           'cosine_rates', 'SharedLearner', 'network_start', 'train_cnn', 'predict_cnn', 'predict_cnn_table',
-           'embed_cnn', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn', 'bench_feed', 'bench_train']
+           'cosine_rates', 'SharedLearner', 'network_start', 'train_cnn', 'plot_learning_curves', 'predict_cnn',
+           'predict_cnn_table', 'embed_cnn', 'last_conv_layer', 'grad_cam', 'overlay', 'save_cnn', 'load_cnn',
+           'bench_feed', 'bench_train']
 
 # %% ../nbs/07_cnn.ipynb #c006
 import os, json, time, math, contextlib
@@ -876,6 +877,28 @@ def train_cnn(train:pd.DataFrame,          # labeled training rows (the training
     return CNNModel(fitted['networks'], s['img_size'], s['canvas'], seen, fitted['history'], s['backbone'],
                     round(time.perf_counter() - start, 1), s['policy'], provenance, input_mode=s['input_mode'],
                     **fitted['extras'], prior=float(train_y.mean()), calibration=calibration)
+
+# %% ../nbs/07_cnn.ipynb #lc02
+def plot_learning_curves(cnn:CNNModel  # a cross-fitted CNN (`train_cnn` or `load_cnn`)
+                        ):
+    "Each fold network's loss and AUC per epoch: training batches solid, its held-out part dashed (recorded only)."
+    import matplotlib.pyplot as plt
+    fig, (loss_ax, auc_ax) = plt.subplots(1, 2, figsize=(8.6, 3.2))
+    for k, history in enumerate(cnn.selection.get('fold_histories', [])):
+        epochs = np.arange(1, len(history['loss']) + 1)
+        line, = loss_ax.plot(epochs, history['loss'], marker='o', ms=3, label=f'fold network {k}')
+        colour = line.get_color()
+        if 'val_loss' in history: loss_ax.plot(epochs, history['val_loss'], ls='--', marker='o', ms=3, color=colour)
+        if 'auc' in history: auc_ax.plot(epochs, history['auc'], marker='o', ms=3, color=colour)
+        if 'val_auc' in history: auc_ax.plot(epochs, history['val_auc'], ls='--', marker='o', ms=3, color=colour)
+    for ax, name in ((loss_ax, 'loss (binary cross-entropy)'), (auc_ax, 'AUC')):
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(name)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    loss_ax.legend(fontsize=8)
+    auc_ax.set_title('solid: training batches; dashed: held-out part', fontsize=9)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/07_cnn.ipynb #c042
 def _file_key(path) -> tuple:

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['METRIC_ORDER', 'SEED_SD_METRICS', 'BOOT_METRICS', 'INTERVAL_METRICS', 'PAIRED_COLUMNS', 'FEATURE_FAMILIES',
            'challenge_split', 'sensitivity_at_specificity', 'threshold_at_specificity', 'sensitivity_at_threshold',
-           'per_patient', 'patient_table', 'few_patients', 'score', 'compare', 'patient_classes', 'patient_draws',
-           'bootstrap_ci', 'plot_confusions', 'operating_point', 'plot_roc', 'plot_patient_accuracy',
-           'plot_metric_bars', 'expected_calibration_error', 'plot_reliability', 'holm', 'paired_bootstrap',
-           'plot_paired', 'family_of', 'grouped_permutation_importance', 'plot_family_importance',
-           'NeighbourhoodCorrection', 'correct_table']
+           'per_patient', 'patient_table', 'few_patients', 'flagged_accuracy', 'score', 'compare', 'patient_classes',
+           'patient_draws', 'bootstrap_ci', 'plot_confusions', 'operating_point', 'threshold_for_specificity',
+           'plot_roc', 'plot_patient_accuracy', 'plot_metric_bars', 'expected_calibration_error', 'plot_reliability',
+           'holm', 'paired_bootstrap', 'plot_paired', 'family_of', 'grouped_permutation_importance',
+           'plot_family_importance', 'NeighbourhoodCorrection', 'correct_table']
 
 # %% ../nbs/06_evaluate.ipynb #c004
 import warnings
@@ -120,6 +120,23 @@ def few_patients(patients:pd.DataFrame,  # a `patient_table` (or any table with 
         k = int(np.searchsorted(np.cumsum(cells), share * cells.sum() - 1e-9) + 1)
         out[label] = (k, len(cells), int(cells[:k].sum()), int(cells.sum()))
     return out
+
+# %% ../nbs/06_evaluate.ipynb #fa01
+def flagged_accuracy(predictions:pd.DataFrame,  # the shared predictions table (rows without a call are left out)
+                     flagged                    # paths of the cells flagged (unusual image, far from training, ...)
+                    ) -> pd.DataFrame:
+    "Per model: how many cells are flagged and their accuracy, beside the other cells and theirs."
+    flagged = set(map(str, flagged))
+    scored = predictions[predictions.y.notna() & predictions.pred.notna()]
+    rows = []
+    for model, group in scored.groupby('model', sort=False):
+        is_flagged = group.path.astype(str).isin(flagged).to_numpy()
+        right = (group.pred.astype(int) == group.y.astype(int)).to_numpy()
+        rows.append({'model': model, 'flagged cells': int(is_flagged.sum()),
+                     'accuracy, flagged': right[is_flagged].mean() if is_flagged.any() else np.nan,
+                     'other cells': int((~is_flagged).sum()),
+                     'accuracy, others': right[~is_flagged].mean() if (~is_flagged).any() else np.nan})
+    return pd.DataFrame(rows).set_index('model')
 
 # %% ../nbs/06_evaluate.ipynb #n106
 def _patient_scores(patients:pd.DataFrame  # a `per_patient` table
@@ -431,6 +448,16 @@ def operating_point(y_true,              # true y (1 = all, 0 = hem)
     tn, fp, fn, tp = skm.confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(prob) >= threshold,
                                           labels=[0, 1]).ravel()
     return fp / max(fp + tn, 1), tp / max(tp + fn, 1)
+
+def threshold_for_specificity(y_true,                # true y (1 = all, 0 = hem)
+                              prob,                  # predicted P(all)
+                              specificity:float=0.9  # the share of hem cells that must stay below the threshold
+                             ) -> float:
+    """The lowest P(all) threshold whose calls keep at least `specificity` of the `hem` cells `hem` (sklearn's
+    `roc_curve`): choose it on training cells, then read sensitivity and specificity at it on test cells."""
+    false_positive_rate, _, thresholds = skm.roc_curve(np.asarray(y_true, dtype=int), np.asarray(prob, dtype=float))
+    allowed = np.flatnonzero(false_positive_rate <= 1 - specificity + 1e-12)
+    return float(min(thresholds[allowed[-1]], 1.0))
 
 def plot_roc(predictions:pd.DataFrame,  # the shared predictions table of one or more models
              threshold:float=0.5,       # the calls' threshold: each model's operating point

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['ALL_MODELS', 'HYBRID_MODELS', 'MODEL_GROUPS', 'BACKENDS', 'SYNTHETIC_CNN', 'CNN_RECORDS', 'REFERENCE_CELLS',
            'files_key', 'table_key', 'classical_model_key', 'cnn_model_key', 'cached_audit', 'cached_model',
-           'check_backend', 'compute_backend', 'Run', 'cnn_settings', 'synthetic_cnn_settings', 'run_pipeline',
-           'cross_validate', 'lnb_run']
+           'check_backend', 'compute_backend', 'Run', 'cnn_settings', 'synthetic_cnn_settings', 'oof_thresholds',
+           'run_pipeline', 'cross_validate', 'lnb_run']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 import os, re, sys, json, time, shutil, hashlib, platform, tempfile, warnings
@@ -457,7 +457,32 @@ def _evaluate(run:Run, predictions:pd.DataFrame) -> dict:
         except ValueError as error: evaluation['notes'].append(f'Permutation importance of {name} skipped: {error}')
     evaluation['importance'] = pd.concat(rows, ignore_index=True) if rows else None
     if rows: figures['family_importance.png'] = plot_family_importance(evaluation['importance'])
+    if 'cnn' in run.trained:
+        from leukemia_nb.cnn import plot_learning_curves
+        cnn = run.trained['cnn'][0]
+        figures['cnn_curves.png'] = plot_learning_curves(cnn)
+        evaluation['thresholds'] = oof_thresholds(cnn, first[first.model == 'cnn'])
     return evaluation
+
+def oof_thresholds(cnn,                              # a cross-fitted CNN
+                   test_rows:pd.DataFrame,           # its predictions table on the test cells
+                   specificities=(0.9, 0.95)         # the specificities to aim at
+                  ) -> pd.DataFrame:
+    """The CNN's thresholds for each target specificity, chosen on its training cells' calibrated out-of-fold P(all)
+    (never on a test cell), then read on the test cells: what a user who fixed the threshold in advance would get."""
+    from leukemia_nb.cnn import calibrated
+    from leukemia_nb.evaluate import threshold_for_specificity, operating_point
+    test = test_rows[test_rows.y.notna() & test_rows.prob.notna()]
+    if cnn.oof is None or not len(cnn.oof) or test.y.nunique() < 2: return None
+    oof_prob = calibrated(cnn.oof.prob.to_numpy(float), cnn.calibration, cnn.prior)
+    rows = []
+    for target in specificities:
+        threshold = threshold_for_specificity(cnn.oof.y.astype(int), oof_prob, target)
+        false_positive_rate, sensitivity = operating_point(test.y.astype(int), test.prob, threshold)
+        rows.append(dict(model='cnn', target_specificity=target, threshold=round(threshold, 4),
+                         chosen_on=f'{len(cnn.oof)} training cells, out of fold',
+                         test_sensitivity=round(sensitivity, 3), test_specificity=round(1 - false_positive_rate, 3)))
+    return pd.DataFrame(rows)
 
 def _evaluate_transductive(predictions, corrected, quick, seed) -> dict:
     "Each corrected variant's scores, and its paired difference from its own untransformed model (same cells)."
@@ -555,8 +580,15 @@ def _ood_stage(run:Run) -> dict:
     shifted = None
     if X is not None and len(final): shifted = column_shift(X.loc[train.index], X.loc[final.index])
     threshold = None if distance is None else dict(value=distance.threshold_, source=distance.threshold_from_)
+    accuracy = None
+    if run.preds:   # the first seed's calls on the test cells flagged by either layer, against the others'
+        from leukemia_nb.evaluate import flagged_accuracy
+        calls = pd.concat(run.preds, ignore_index=True)
+        test_cells = cells[cells.split == 'test']
+        flagged = test_cells.path[(test_cells.image_reasons != '') | (test_cells.far == True)]
+        accuracy = flagged_accuracy(calls[calls.seed == run.seed], flagged)
     return dict(cells=cells, summary=pd.DataFrame(summary).set_index('split') if summary else pd.DataFrame(),
-                shifted=shifted, threshold=threshold)
+                shifted=shifted, threshold=threshold, accuracy=accuracy)
 
 # %% ../nbs/10_pipeline.ipynb #n002
 REFERENCE_CELLS = 1000   # training cells (a seeded sample) that set the correction's scale in the CNN's embedding
@@ -596,8 +628,30 @@ def _correction_stage(run:Run, predictions:pd.DataFrame, k:int=10) -> tuple:
     return table, dict(space=space, k=k, bandwidth=float(corrector.bandwidth_))
 
 # %% ../nbs/10_pipeline.ipynb #c045
+def _inner_score(name:str, model) -> tuple:
+    "`(weighted F1 inside the training patients, how it was measured)`, or `(None, None)` when the model has none."
+    from leukemia_nb.evaluate import score
+    if name == 'cnn' and getattr(model, 'oof', None) is not None and len(model.oof):
+        from leukemia_nb.cnn import calibrated
+        prob = calibrated(model.oof.prob.to_numpy(float), model.calibration, model.prior)
+        return (score(model.oof.y.astype(int), prob)['weighted_f1'],
+                'out of fold: each training cell by the network that never saw its patient, calibrated')
+    if getattr(model, 'cv_score', None) is not None:
+        return model.cv_score, 'tuning: the best grid point, mean over patient-grouped folds'
+    return None, None
+
+def _chosen_settings(name:str, model, cnn_settings:dict) -> str:
+    "What the model's own choices settled on, in a few words."
+    if name == 'cnn':
+        return (f"{cnn_settings['folds']} fold networks, {cnn_settings['epochs']} epochs, {cnn_settings['img_size']} "
+                f"px, recipe {cnn_settings['recipe']}")
+    if name in HYBRID_MODELS: return f'one head per fold network ({len(getattr(model, "heads", []))}), defaults'
+    params = getattr(model, 'params', None) or {}
+    return ', '.join(f'{key.split("__")[-1]}={value}' for key, value in params.items()) or 'defaults'
+
 def _training_record(run:Run) -> dict:
-    "Per trained model: its training patients (count, digest, same as the split's?) and its selection rule."
+    """Per trained model: its training patients (count, digest, same as the split's?), its selection rule, its score
+    inside the training patients and the settings its choices settled on."""
     from leukemia_nb.classical import selection_rule
     patients = sorted(set(run.train.patient.astype(str)))
     digest = lambda ids: hashlib.sha1('|'.join(sorted(set(map(str, ids)))).encode()).hexdigest()[:12]
@@ -607,8 +661,10 @@ def _training_record(run:Run) -> dict:
         elif name == 'cnn': rule = model.selection['rule']
         else: rule = selection_rule(model)
         ids = model.train_patients
+        inner, inner_how = _inner_score(name, model)
         record[name] = dict(patients=len(set(ids)), digest=digest(ids), same_as_split=digest(ids) == digest(patients),
-                            rule=rule)
+                            rule=rule, inner_weighted_f1=None if inner is None else round(float(inner), 4),
+                            inner_how=inner_how, settings=_chosen_settings(name, model, run.cnn))
     return record
 
 def _cnn_record(settings:dict) -> dict:

@@ -252,6 +252,10 @@ FIGURE_TEXT = {   # what to look at in each figure of the report
     'roc.png': ('Left: each model\'s ROC curve over every threshold (AUC in the legend), a dot at its calls at '
                 'P(all) ≥ 0.5. Right: zoomed on 1 − specificity ≤ 0.3. A high curve with its dot far to the right '
                 'ranks cells well but calls too many normal cells `all` at 0.5.'),
+    'cnn_curves.png': ('Each fold network\'s loss and AUC per epoch: solid on its training batches, dashed on its '
+                       'held-out part (recorded, never used to choose). A held-out AUC still rising at the last epoch '
+                       'means more epochs may help; a training loss falling while the held-out one rises, '
+                       'over-fitting.'),
     'patient_accuracy.png': ('One row per test patient (class and cells in the label), one column per model, the '
                              'share of its cells called right. A row red across is a patient every model misses; '
                              'weigh each row by its cells (`patients.csv` has the numbers).')}
@@ -261,21 +265,54 @@ def _figure(lines, figs, name, title, text=None):
     if name not in figs: return
     lines += [f'### {title}', ''] + ([text, ''] if text else []) + [f'![{title}](figures/{name})', '']
 
-
-
 # %% ../nbs/09_report.ipynb #tr02
-def _training_md(training:dict, train) -> list:
-    "The section that shows every model learned from the same training patients, and how it chose its settings."
+def _training_md(training:dict, train, table=None, figs=None, thresholds=None) -> list:
+    """The section that shows every model learned from the same training patients, how it chose its settings, what
+    it scored inside them beside its test score, the CNN's learning curves and thresholds chosen on training cells."""
     if not training: return []
     rows = pd.DataFrame([dict(model=name, patients=r['patients'], same=('yes' if r['same_as_split'] else '**NO**'),
                               rule=r['rule']) for name, r in training.items()]).set_index('model')
     rows = rows.rename(columns={'same': "the split's training patients", 'rule': 'selection rule'})
     same = all(r['same_as_split'] for r in training.values())
-    return ['## Training patients and selection', '',
-            (f'Every model learned from the same {train.patient.nunique()} training patients ({len(train)} cells), '
-             'and made every choice (tuning, epochs, calibration) inside them:' if same else
-             '**Not every model learned from the same training patients**: compare them with care.'), '',
-            md_table(rows), '']
+    lines = ['## Training patients and selection', '',
+             (f'Every model learned from the same {train.patient.nunique()} training patients ({len(train)} cells), '
+              'and made every choice (tuning, epochs, calibration) inside them:' if same else
+              '**Not every model learned from the same training patients**: compare them with care.'), '',
+             md_table(rows), '']
+    lines += _inner_md(training, table)
+    lines += _thresholds_md(thresholds)
+    _figure(lines, figs or {}, 'cnn_curves.png', 'CNN learning curves', FIGURE_TEXT['cnn_curves.png'])
+    return lines
+
+def _inner_md(training:dict, table=None) -> list:
+    "Each model's weighted F1 inside its training patients beside its test score, its chosen settings, and why."
+    rows = []
+    for name, r in training.items():
+        inner = r.get('inner_weighted_f1')
+        test = table.loc[name, 'weighted_f1'] if table is not None and name in table.index else None
+        rows.append({'model': name, 'inside the training patients': '–' if inner is None else f'{inner:.3f}',
+                     'on the test patients': '–' if test is None else f'{float(test):.3f}',
+                     'measured': r.get('inner_how') or 'not measured (no tuning in quick mode, or a head)',
+                     'settings chosen': r.get('settings', '')})
+    if not any(r.get('inner_weighted_f1') is not None for r in training.values()): return []
+    return ['Weighted F1 inside the training patients (what each model\'s own choices saw) beside the test score. '
+            'The two need not agree: the inner score is over folds of the training patients, each model trained on '
+            'fewer patients than the final one, and for a tuned model it is the best of a grid (a little '
+            'optimistic); the test score is over other patients, who may be easier or harder. A test score far '
+            'above the inner one says the test patients are easier, not that the model improved; far below, that '
+            'they differ from the training patients (another batch?).', '',
+            md_table(pd.DataFrame(rows).set_index('model')), '']
+
+def _thresholds_md(thresholds) -> list:
+    "The CNN's thresholds chosen on its training cells' out-of-fold P(all), and what they give on the test cells."
+    if thresholds is None or not len(thresholds): return []
+    shown = thresholds.rename(columns={'target_specificity': 'target specificity', 'chosen_on': 'chosen on',
+                                       'test_sensitivity': 'sensitivity on test', 'test_specificity':
+                                       'specificity on test'}).set_index('model')
+    return ['Thresholds chosen in advance: the P(all) threshold that keeps the target share of normal training cells '
+            'below it, on the CNN\'s calibrated out-of-fold predictions (no test cell involved), then applied to the '
+            'test cells. Compare `sens_at_spec90`/`sens_at_spec95` of the results table, which choose the threshold '
+            'on the test cells themselves (oracles).', '', md_table(shown), '']
 
 def _seeds_line(seeds) -> str:
     "What the seeds mean for the tables below."
@@ -359,6 +396,11 @@ def _ood_md(ood) -> list:
              'feature distance': share(r['feature_distance']), 'either': share(r['either']), 'split': split}
             for split, r in ood['summary'].items()]
     if rows: lines += [md_table(pd.DataFrame(rows).set_index('split')), '']
+    accuracy = ood.get('accuracy')
+    if accuracy is not None and len(accuracy):
+        lines += ['Cell accuracy of the test cells flagged by either layer against the others: a flag is a reason to '
+                  'look again, not a verdict; if the flagged cells are called no worse, the flag marks a different '
+                  'cell, not a failing model.', '', md_table(accuracy, '.3f'), '']
     shifted = ood.get('shifted') or []
     if 'final' in ood['summary']:
         if shifted:
@@ -546,7 +588,7 @@ def _report_md(data, manifest_all, manifest, train, test, problems, evaluation, 
              'both sides (checked before every prediction).',
              f'- features: {_contract_line(run.get("feature_contract"))}',
              f'- seeds: {_seeds_line(run.get("seeds"))}', '']
-    lines += _training_md(run.get('training'), train)
+    lines += _training_md(run.get('training'), train, table, evaluation['figs'], evaluation.get('thresholds'))
     if failures:
         failed = pd.DataFrame({'error': failures}).rename_axis('model')
         lines += ['## Models that failed', '',
@@ -623,7 +665,6 @@ def _report_md(data, manifest_all, manifest, train, test, problems, evaluation, 
               *_time_and_memory_md(run),
               files_md(folder) if folder else '', '']
     return '\n'.join(lines)
-
 
 # %% ../nbs/09_report.ipynb #c051f
 def _refit_md(refit) -> list:

@@ -152,3 +152,40 @@ def test_the_transductive_differences_have_one_sign_in_the_csv_and_the_report(qu
                           rf'([+-]\d\.\d+)\]', md, re.M)
         assert shown, row.model_a
         assert [float(x) for x in shown.groups()] == pytest.approx([row.diff, row.lo, row.hi], abs=5e-4)
+
+def test_the_training_side_is_reported(quick_run):
+    """Each model's score inside its training patients beside its test score, the CNN's learning curves, and
+    thresholds chosen on its out-of-fold training predictions with what they give on the test cells."""
+    import numpy as np
+    from leukemia_nb.cnn import load_cnn, calibrated
+    from leukemia_nb.evaluate import score, threshold_for_specificity, operating_point
+    d, _ = quick_run
+    rep = d/'report'
+    md = (rep/'report.md').read_text()
+    training = json.loads((rep/'run.json').read_text())['training']
+    cnn = load_cnn(rep/'models'/'cnn.keras')
+    oof = calibrated(cnn.oof.prob.to_numpy(float), cnn.calibration, cnn.prior)
+    inner = score(cnn.oof.y.astype(int), oof)['weighted_f1']
+    assert training['cnn']['inner_weighted_f1'] == pytest.approx(inner, abs=1e-4)   # the out-of-fold score, as saved
+    assert training['rf']['inner_weighted_f1'] is None and 'quick mode' in md         # quick mode tunes nothing
+    test_f1 = pd.read_csv(rep/'metrics.csv', index_col=0).loc['cnn', 'weighted_f1']
+    assert f"| cnn | {training['cnn']['inner_weighted_f1']:.3f} | {test_f1:.3f} |" in md
+    assert (rep/'figures'/'cnn_curves.png').exists() and '(figures/cnn_curves.png)' in md
+    p = pd.read_csv(rep/'predictions.csv').query("model == 'cnn'")
+    threshold = threshold_for_specificity(cnn.oof.y.astype(int), oof, 0.9)   # chosen on training cells only
+    fpr, tpr = operating_point(p.y, p.prob, threshold)
+    row = next(line for line in md.splitlines() if line.startswith('| cnn | 0.900 |'))
+    assert f'| {round(threshold, 4):.3f} |' in row and f'| {round(tpr, 3):.3f} | {round(1 - fpr, 3):.3f} |' in row, row
+
+def test_oof_thresholds_are_chosen_on_training_cells_only():
+    "The threshold comes from the out-of-fold training predictions; the test cells only say what it gives."
+    from types import SimpleNamespace
+    import numpy as np
+    from leukemia_nb.pipeline import oof_thresholds
+    oof = pd.DataFrame({'y': [0] * 10 + [1] * 10, 'prob': np.r_[np.linspace(0.05, 0.5, 10), np.linspace(0.4, 0.95, 10)]})
+    cnn = SimpleNamespace(oof=oof, calibration=None, prior=0.5)   # prior 0.5, no calibration: P(all) as it is
+    test = pd.DataFrame({'y': [0, 0, 0, 0, 1, 1, 1, 1], 'prob': [0.1, 0.3, 0.45, 0.9, 0.3, 0.6, 0.7, 0.95]})
+    table = oof_thresholds(cnn, test).set_index('target_specificity')
+    assert table.loc[0.9, 'threshold'] == pytest.approx(0.4611)    # the lowest keeping 9 of 10 training hem cells below
+    assert table.loc[0.9, 'test_specificity'] == 0.75 and table.loc[0.9, 'test_sensitivity'] == 0.75   # not 1.0
+    assert table.loc[0.95, 'threshold'] == pytest.approx(0.5222)   # above every training hem cell (0.5 the highest)
