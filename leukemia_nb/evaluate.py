@@ -505,7 +505,8 @@ def plot_patient_accuracy(predictions:pd.DataFrame,  # the shared predictions ta
     cells = patients.groupby('patient').cells.max()   # a patient's cells, whichever model scored them
     patients['who'] = [f'{p} ({CLASS_NAMES[y]}, {cells[p]} cells)' for p, y in zip(patients.patient, patients.y)]
     order = patients.sort_values(['y', 'patient']).who.unique()
-    grid = patients.pivot(index='who', columns='model', values='accuracy').loc[order, list(dict.fromkeys(patients.model))]
+    models = list(dict.fromkeys(patients.model))
+    grid = patients.pivot(index='who', columns='model', values='accuracy').loc[order, models]
     fig, ax = plt.subplots(figsize=(2.4 + 0.7 * grid.shape[1], 1.2 + 0.26 * grid.shape[0]))
     sns.heatmap(grid, annot=True, fmt='.2f', vmin=0, vmax=1, cmap='RdYlGn', ax=ax, annot_kws=dict(fontsize=7),
                 cbar_kws=dict(label='share of its cells called right'))

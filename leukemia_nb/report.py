@@ -230,14 +230,14 @@ def _best_model(table, paired) -> str:
             + ', '.join(level) + ': these models are not shown to differ')
 
 FIGURE_TEXT = {   # what to look at in each figure of the report
-    'metric_bars.png': ('One row per model, each metric a dot with its 95% interval over test patients; the axis starts '
-                        'near the lowest interval, not at 0. Look at `specificity` (normal cells called right) and the '
-                        'patient-level balanced accuracy beside weighted F1, and at how wide each interval is before '
-                        'comparing dots.'),
-    'reliability.png': ('One panel per model: the fraction of `all` cells against the mean P(all) in each bin, grey bars '
-                        'the cells per bin, the ECE (gap to the diagonal, weighted by cells) and Brier score in the '
-                        'title. On the dotted diagonal P(all) means what it says; points below it where many cells '
-                        'are mean P(all) is over-stated there.'),
+    'metric_bars.png': ('One row per model, each metric a dot with its 95% interval over test patients; the axis '
+                        'starts near the lowest interval, not at 0. Look at `specificity` (normal cells called right) '
+                        'and the patient-level balanced accuracy beside weighted F1, and at how wide each interval is '
+                        'before comparing dots.'),
+    'reliability.png': ('One panel per model: the fraction of `all` cells against the mean P(all) in each bin, grey '
+                        'bars the cells per bin, the ECE (gap to the diagonal, weighted by cells) and Brier score in '
+                        'the title. On the dotted diagonal P(all) means what it says; points below it where many '
+                        'cells are mean P(all) is over-stated there.'),
     'paired.png': ('One line per pair of models, the difference in weighted F1 (a − b): the dark line is its 95% '
                    'interval; the light band behind it the simultaneous interval (Bonferroni over the pairs: all of '
                    'them hold together with 95%); a red dot a pair `separated` after Holm\'s adjustment. A line that '
@@ -250,8 +250,8 @@ FIGURE_TEXT = {   # what to look at in each figure of the report
                       'top-left share is the specificity, the bottom-right the sensitivity, and the count of cells is '
                       'under each share. Look at the top row: the normal cells called `all`.'),
     'roc.png': ('Left: each model\'s ROC curve over every threshold (AUC in the legend), a dot at its calls at '
-                'P(all) ≥ 0.5. Right: zoomed on 1 − specificity ≤ 0.3. A high curve with its dot far to the right '
-                'ranks cells well but calls too many normal cells `all` at 0.5.'),
+                'P(all) ≥ 0.5. Right: zoomed on 1 − specificity ≤ 0.3. A high curve with its dot far to the '
+                'right ranks cells well but calls too many normal cells `all` at 0.5.'),
     'cnn_curves.png': ('Each fold network\'s loss and AUC per epoch: solid on its training batches, dashed on its '
                        'held-out part (recorded, never used to choose). A held-out AUC still rising at the last epoch '
                        'means more epochs may help; a training loss falling while the held-out one rises, '

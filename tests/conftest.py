@@ -37,19 +37,18 @@ TIMEOUT = 900   # seconds a test may take, its fixtures included (pytest-timeout
 # The seconds they took with two workers on 2 cores (the durations table of a CI run of run.sh, rounded): the order
 # of a parallel run is planned from them (`plan`). A whole module, with its module fixtures; or each test of a module
 # whose tests share no module fixture. Anything else counts as 2 s a test.
-MODULE_COST = {'test_weights.py': 200, 'test_faults.py': 190, 'test_jax.py': 150, 'test_cnn_fair.py': 150,
-               'test_readme_command.py': 145, 'test_bad_input.py': 105, 'test_cnn.py': 70, 'test_one_answer.py': 50,
-               'test_pipeline.py': 45, 'test_docs_pages.py': 40, 'test_cnn_learner.py': 40, 'test_fair_run.py': 35,
-               'test_b_small_data.py': 30, 'test_dask_backend.py': 30, 'test_b_submission.py': 30,
-               'test_explorer_browser.py': 20}   # seconds on a 2-core CI machine (tests/durations.py), the last run
-TEST_COST = {'[10_pipeline.ipynb]': 140, '[tutorials/feature_ablation.ipynb]': 90, '[tutorials/tutorial.ipynb]': 75,
-             '[07_cnn.ipynb]': 70, '[tutorials/fair_fight.ipynb]': 50, '[06_evaluate.ipynb]': 60,
-             '[08_explorer.ipynb]': 50, '[tutorials/tutorial.ipynb (real cells)]': 50,
-             '[tutorials/real_cells.ipynb]': 30, '[12_bench.ipynb]': 17, '[11_predict.ipynb]': 25,
-             '[07a_hybrids.ipynb]': 30,
-             '[Grad-CAM of the predicted class]': 45,
-             '[early stopping monitor]': 30, '[early stopping restore]': 18, '[calibration prior (CNN)]': 19,
-             '[shared learner not restarted]': 25, 'test_mutations.py::': 5}
+MODULE_COST = {'test_faults.py': 130, 'test_jax.py': 115, 'test_cnn_fair.py': 90, 'test_weights.py': 90,
+               'test_bad_input.py': 85, 'test_readme_command.py': 75, 'test_cnn.py': 45, 'test_pipeline.py': 45,
+               'test_one_answer.py': 37, 'test_docs_pages.py': 35, 'test_dask_backend.py': 24,
+               'test_b_small_data.py': 21, 'test_b_submission.py': 21, 'test_cnn_learner.py': 20,
+               'test_explorer_browser.py': 17, 'test_fair_run.py': 15}   # seconds (tests/durations.py), the last CI run
+TEST_COST = {'[10_pipeline.ipynb]': 79, '[tutorials/feature_ablation.ipynb]': 62, '[07_cnn.ipynb]': 52,
+             '[tutorials/tutorial.ipynb]': 42, '[06_evaluate.ipynb]': 38, '[tutorials/tutorial.ipynb (real cells)]': 30,
+             '[08_explorer.ipynb]': 29, '[tutorials/fair_fight.ipynb]': 27, '[07a_hybrids.ipynb]': 20,
+             '[tutorials/real_cells.ipynb]': 18, '[12_bench.ipynb]': 15, '[11_predict.ipynb]': 11,
+             '[calibration prior (CNN)]': 17, '[Grad-CAM of the predicted class]': 15,
+             '[shared learner not restarted]': 13, '[early stopping monitor]': 11, '[early stopping restore]': 8,
+             'test_mutations.py::': 6}
 SPLIT = ('test_notebooks.py', 'test_mutations.py')
 
 @pytest.hookimpl(tryfirst=True)

@@ -18,8 +18,10 @@ def readme_main_command() -> list:
 def test_readme_main_command(tmp_path):
     argv = readme_main_command()
     assert argv[1:] == [], f'the README runs lnb_run with options now ({argv[1:]}): update this test with them'
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg',
-               LNB_DEMO_DIR=str(tmp_path/'demo'), LNB_RUNS_DIR=str(tmp_path/'runs'))  # the user's folders stay out
+    # the demo data: the suite's scratch copy, made once per run (run.sh or conftest points LNB_DEMO_DIR there); the
+    # report: a runs folder of this test's own. The checkout and the user's folders stay out.
+    assert not Path(os.environ['LNB_DEMO_DIR']).resolve().is_relative_to(ROOT)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', MPLBACKEND='Agg', LNB_RUNS_DIR=str(tmp_path/'runs'))
     done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = tmp_path/'runs'/'demo'                          # "report in runs/demo/", as the README says
