@@ -6,10 +6,10 @@
 __all__ = ['METRIC_ORDER', 'SEED_SD_METRICS', 'BOOT_METRICS', 'INTERVAL_METRICS', 'PAIRED_COLUMNS', 'FEATURE_FAMILIES',
            'challenge_split', 'sensitivity_at_specificity', 'threshold_at_specificity', 'sensitivity_at_threshold',
            'per_patient', 'patient_table', 'few_patients', 'flagged_accuracy', 'score', 'compare', 'patient_classes',
-           'patient_draws', 'bootstrap_ci', 'plot_confusions', 'operating_point', 'threshold_for_specificity',
-           'plot_roc', 'plot_patient_accuracy', 'plot_metric_bars', 'expected_calibration_error', 'plot_reliability',
-           'holm', 'paired_bootstrap', 'plot_paired', 'family_of', 'grouped_permutation_importance',
-           'plot_family_importance', 'NeighbourhoodCorrection', 'correct_table']
+           'patient_draws', 'bootstrap_ci', 'plot_confusions', 'operating_point', 'plot_roc', 'plot_patient_accuracy',
+           'plot_metric_bars', 'expected_calibration_error', 'plot_reliability', 'holm', 'paired_bootstrap',
+           'plot_paired', 'family_of', 'grouped_permutation_importance', 'plot_family_importance',
+           'NeighbourhoodCorrection', 'correct_table']
 
 # %% ../nbs/06_evaluate.ipynb #c004
 import warnings
@@ -448,16 +448,6 @@ def operating_point(y_true,              # true y (1 = all, 0 = hem)
     tn, fp, fn, tp = skm.confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(prob) >= threshold,
                                           labels=[0, 1]).ravel()
     return fp / max(fp + tn, 1), tp / max(tp + fn, 1)
-
-def threshold_for_specificity(y_true,                # true y (1 = all, 0 = hem)
-                              prob,                  # predicted P(all)
-                              specificity:float=0.9  # the share of hem cells that must stay below the threshold
-                             ) -> float:
-    """The lowest P(all) threshold whose calls keep at least `specificity` of the `hem` cells `hem` (sklearn's
-    `roc_curve`): choose it on training cells, then read sensitivity and specificity at it on test cells."""
-    false_positive_rate, _, thresholds = skm.roc_curve(np.asarray(y_true, dtype=int), np.asarray(prob, dtype=float))
-    allowed = np.flatnonzero(false_positive_rate <= 1 - specificity + 1e-12)
-    return float(min(thresholds[allowed[-1]], 1.0))
 
 def plot_roc(predictions:pd.DataFrame,  # the shared predictions table of one or more models
              threshold:float=0.5,       # the calls' threshold: each model's operating point

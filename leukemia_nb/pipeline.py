@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['ALL_MODELS', 'HYBRID_MODELS', 'MODEL_GROUPS', 'BACKENDS', 'SYNTHETIC_CNN', 'CNN_RECORDS', 'REFERENCE_CELLS',
            'files_key', 'table_key', 'classical_model_key', 'cnn_model_key', 'cached_audit', 'cached_model',
-           'check_backend', 'compute_backend', 'Run', 'cnn_settings', 'synthetic_cnn_settings', 'oof_thresholds',
-           'run_pipeline', 'cross_validate', 'lnb_run']
+           'check_backend', 'compute_backend', 'Run', 'cnn_settings', 'synthetic_cnn_settings', 'calibrated_oof',
+           'oof_thresholds', 'run_pipeline', 'cross_validate', 'lnb_run']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 import os, re, sys, json, time, shutil, hashlib, platform, tempfile, warnings
@@ -464,20 +464,24 @@ def _evaluate(run:Run, predictions:pd.DataFrame) -> dict:
         evaluation['thresholds'] = oof_thresholds(cnn, first[first.model == 'cnn'])
     return evaluation
 
+def calibrated_oof(cnn) -> np.ndarray:
+    "The CNN's calibrated P(all) of its training cells, each from the fold network that never saw its patient."
+    from leukemia_nb.cnn import calibrated
+    return calibrated(cnn.oof.prob.to_numpy(float), cnn.calibration, cnn.prior)
+
 def oof_thresholds(cnn,                              # a cross-fitted CNN
                    test_rows:pd.DataFrame,           # its predictions table on the test cells
                    specificities=(0.9, 0.95)         # the specificities to aim at
                   ) -> pd.DataFrame:
     """The CNN's thresholds for each target specificity, chosen on its training cells' calibrated out-of-fold P(all)
     (never on a test cell), then read on the test cells: what a user who fixed the threshold in advance would get."""
-    from leukemia_nb.cnn import calibrated
-    from leukemia_nb.evaluate import threshold_for_specificity, operating_point
+    from leukemia_nb.evaluate import threshold_at_specificity, operating_point
     test = test_rows[test_rows.y.notna() & test_rows.prob.notna()]
     if cnn.oof is None or not len(cnn.oof) or test.y.nunique() < 2: return None
-    oof_prob = calibrated(cnn.oof.prob.to_numpy(float), cnn.calibration, cnn.prior)
+    oof_prob = calibrated_oof(cnn)
     rows = []
     for target in specificities:
-        threshold = threshold_for_specificity(cnn.oof.y.astype(int), oof_prob, target)
+        threshold = threshold_at_specificity(cnn.oof.y.astype(int), oof_prob, target)
         false_positive_rate, sensitivity = operating_point(test.y.astype(int), test.prob, threshold)
         rows.append(dict(model='cnn', target_specificity=target, threshold=round(threshold, 4),
                          chosen_on=f'{len(cnn.oof)} training cells, out of fold',
@@ -632,9 +636,7 @@ def _inner_score(name:str, model) -> tuple:
     "`(weighted F1 inside the training patients, how it was measured)`, or `(None, None)` when the model has none."
     from leukemia_nb.evaluate import score
     if name == 'cnn' and getattr(model, 'oof', None) is not None and len(model.oof):
-        from leukemia_nb.cnn import calibrated
-        prob = calibrated(model.oof.prob.to_numpy(float), model.calibration, model.prior)
-        return (score(model.oof.y.astype(int), prob)['weighted_f1'],
+        return (score(model.oof.y.astype(int), calibrated_oof(model))['weighted_f1'],
                 'out of fold: each training cell by the network that never saw its patient, calibrated')
     if getattr(model, 'cv_score', None) is not None:
         return model.cv_score, 'tuning: the best grid point, mean over patient-grouped folds'

@@ -80,8 +80,8 @@ MUTATIONS = {
     'feature contract of offered rows': ('leukemia_nb/features.py', [('    if offered != contract:', '    if False:')],
         ['tests/test_hed_features.py::test_a_model_made_with_hed_refuses_rows_without_it']),
     'thresholds chosen on the test cells': ('leukemia_nb/pipeline.py', [
-        ('        threshold = threshold_for_specificity(cnn.oof.y.astype(int), oof_prob, target)',
-         '        threshold = threshold_for_specificity(test.y.astype(int), test.prob, target)')],
+        ('        threshold = threshold_at_specificity(cnn.oof.y.astype(int), oof_prob, target)',
+         '        threshold = threshold_at_specificity(test.y.astype(int), test.prob, target)')],
         ['tests/test_pipeline.py::test_oof_thresholds_are_chosen_on_training_cells_only']),
     'CNN cache key ignores the recipe': ('leukemia_nb/pipeline.py', [
         ('def cnn_model_key(train:pd.DataFrame,', 'def cnn_model_key(train:pd.DataFrame,  # mutant\n'

@@ -158,7 +158,7 @@ def test_the_training_side_is_reported(quick_run):
     thresholds chosen on its out-of-fold training predictions with what they give on the test cells."""
     import numpy as np
     from leukemia_nb.cnn import load_cnn, calibrated
-    from leukemia_nb.evaluate import score, threshold_for_specificity, operating_point
+    from leukemia_nb.evaluate import score, threshold_at_specificity, operating_point
     d, _ = quick_run
     rep = d/'report'
     md = (rep/'report.md').read_text()
@@ -172,7 +172,7 @@ def test_the_training_side_is_reported(quick_run):
     assert f"| cnn | {training['cnn']['inner_weighted_f1']:.3f} | {test_f1:.3f} |" in md
     assert (rep/'figures'/'cnn_curves.png').exists() and '(figures/cnn_curves.png)' in md
     p = pd.read_csv(rep/'predictions.csv').query("model == 'cnn'")
-    threshold = threshold_for_specificity(cnn.oof.y.astype(int), oof, 0.9)   # chosen on training cells only
+    threshold = threshold_at_specificity(cnn.oof.y.astype(int), oof, 0.9)   # chosen on training cells only
     fpr, tpr = operating_point(p.y, p.prob, threshold)
     row = next(line for line in md.splitlines() if line.startswith('| cnn | 0.900 |'))
     assert f'| {round(threshold, 4):.3f} |' in row and f'| {round(tpr, 3):.3f} | {round(1 - fpr, 3):.3f} |' in row, row
